@@ -1,0 +1,41 @@
+# livecue: `make demo` sets up and runs the demo; `make test` runs everything.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVER := .cache/bin/livekit-server
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test unit lint bench clean
+
+setup: $(STAMP) $(SERVER)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[agent,demo,dev]"
+	@touch $(STAMP)
+
+$(SERVER): scripts/install-livekit-server.sh
+	./scripts/install-livekit-server.sh
+
+demo: setup
+	$(PY) examples/demo.py
+
+lint: setup
+	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff format --check src tests bench examples
+	$(PY) -m mypy
+
+test: setup lint
+	$(PY) -m pytest -q
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+bench: setup
+	$(PY) -m bench fanout
+	$(PY) -m bench latency
+	$(PY) -m bench cli
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

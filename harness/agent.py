@@ -1,0 +1,67 @@
+"""Run a real AgentSession, text-only, with livecue attached, in a room of a local server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import Agent, AgentSession
+from livekit.agents.voice.room_io import RoomOptions
+
+from harness.livekit_server import LiveKitServer
+from harness.participants import join
+from livecue.agent import CueApplied, CueDropped, CueListener, CueReceived, attach
+from offline_llm import OfflineLLM
+
+
+@dataclass
+class RunningAgent:
+    room: rtc.Room
+    session: AgentSession[Any]
+    cues: CueListener
+    llm: OfflineLLM
+    events: list[CueReceived | CueApplied | CueDropped] = field(default_factory=list)
+
+    def outcomes(self, cue_id: str) -> list[str]:
+        return [
+            e.outcome.status
+            for e in self.events
+            if isinstance(e, (CueApplied, CueDropped)) and e.outcome.cue_id == cue_id
+        ]
+
+    async def stop(self) -> None:
+        await self.cues.aclose()
+        await self.session.aclose()
+        await self.room.disconnect()
+
+
+async def start_agent(
+    server: LiveKitServer,
+    room: str,
+    *,
+    identity: str = "agent",
+    user_identity: str = "user",
+    word_delay_s: float = 0.0,
+    agent_name: str | None = None,
+    **listener_options: Any,
+) -> RunningAgent:
+    attributes = {"lk.agent.name": agent_name} if agent_name else None
+    rtc_room = await join(server, room, identity, kind="agent", attributes=attributes)
+    model = OfflineLLM(word_delay_s=word_delay_s)
+    session: AgentSession[Any] = AgentSession(llm=model)
+    await session.start(
+        Agent(instructions="You are a helpful voice assistant."),
+        room=rtc_room,
+        room_options=RoomOptions(
+            audio_input=False,
+            audio_output=False,
+            text_input=False,
+            participant_identity=user_identity,
+            close_on_disconnect=False,
+        ),
+    )
+    running = RunningAgent(rtc_room, session, attach(session, rtc_room, **listener_options), model)
+    for event in ("cue_received", "cue_applied", "cue_dropped"):
+        running.cues.on(event, running.events.append)
+    return running

@@ -1,0 +1,72 @@
+"""livecue: cues from the outside world to live LiveKit voice agents.
+
+The sender side lives here; the agent side is ``livecue.agent``.
+"""
+
+from __future__ import annotations
+
+from ._cue import (
+    DEFAULT_TOPIC,
+    LEGACY_TOPIC,
+    MAX_CUE_BYTES,
+    RPC_METHOD,
+    Cue,
+    Outcome,
+    OutcomeStatus,
+    Policy,
+    decode_cue,
+    encode_cue,
+    new_cue,
+)
+from ._errors import (
+    ConfigError,
+    CueDecodeError,
+    CueError,
+    CueRefused,
+    CueTooLarge,
+    DeliveryError,
+    DeliveryTimeout,
+    LivecueError,
+    LiveKitUnreachable,
+    NoAgentInRoom,
+    RoomNotFound,
+    SignatureError,
+    Unauthorized,
+)
+from ._livekit import Credentials, RoomSummary
+from .sender import CueSender, SendResult, Transport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_TOPIC",
+    "LEGACY_TOPIC",
+    "MAX_CUE_BYTES",
+    "RPC_METHOD",
+    "ConfigError",
+    "Credentials",
+    "Cue",
+    "CueDecodeError",
+    "CueError",
+    "CueRefused",
+    "CueSender",
+    "CueTooLarge",
+    "DeliveryError",
+    "DeliveryTimeout",
+    "LiveKitUnreachable",
+    "LivecueError",
+    "NoAgentInRoom",
+    "Outcome",
+    "OutcomeStatus",
+    "Policy",
+    "RoomNotFound",
+    "RoomSummary",
+    "SendResult",
+    "SignatureError",
+    "Transport",
+    "Unauthorized",
+    "__version__",
+    "decode_cue",
+    "encode_cue",
+    "new_cue",
+]

@@ -1,0 +1,7 @@
+"""``python -m livecue``: the same command as ``livecue``."""
+
+import sys
+
+from livecue.cli import main
+
+sys.exit(main())

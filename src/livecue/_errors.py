@@ -1,0 +1,98 @@
+"""One exception tree for everything livecue raises.
+
+::
+
+    LivecueError
+    ├── ConfigError                 missing or unusable settings (credentials, URL)
+    ├── CueError                    the cue itself is wrong; retrying cannot help
+    │   ├── CueDecodeError          bytes that are not a valid cue (``reason`` says why)
+    │   │   └── SignatureError      HMAC required and missing or wrong
+    │   └── CueTooLarge             encoded cue over the 15 KiB packet/RPC limit
+    └── DeliveryError               the cue could not be handed to the agent
+        ├── RoomNotFound
+        ├── NoAgentInRoom
+        ├── Unauthorized            LiveKit refused the credentials
+        ├── LiveKitUnreachable      retryable: connection refused, DNS, 5xx
+        ├── DeliveryTimeout         retryable: no answer in time
+        └── CueRefused              the agent answered, with outcome ``rejected``
+
+Foreign errors (aiohttp, ``livekit.api.ServerError``) are translated at the
+boundary, in ``_livekit.py``, and kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+
+class LivecueError(Exception):
+    """Base of every error livecue raises."""
+
+    retryable: bool = False
+
+
+class ConfigError(LivecueError):
+    """Settings are missing or unusable (for example no LIVEKIT_URL)."""
+
+
+class CueError(LivecueError):
+    """The cue is invalid; sending it again cannot succeed."""
+
+
+class CueDecodeError(CueError):
+    """Bytes that do not decode to a valid cue."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CueTooLarge(CueError):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"cue is {size} bytes encoded, over the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+class SignatureError(CueDecodeError):
+    """A signature is required and is missing, malformed or wrong."""
+
+
+class DeliveryError(LivecueError):
+    """The cue could not be handed to the agent in ``room``."""
+
+    def __init__(self, message: str, *, room: str | None = None) -> None:
+        super().__init__(message)
+        self.room = room
+
+
+class RoomNotFound(DeliveryError):
+    def __init__(self, room: str) -> None:
+        super().__init__(f"room {room!r} does not exist on the LiveKit server", room=room)
+
+
+class NoAgentInRoom(DeliveryError):
+    def __init__(self, room: str, agent_name: str | None = None) -> None:
+        who = f"agent named {agent_name!r}" if agent_name else "agent"
+        super().__init__(f"room {room!r} has no {who} in it", room=room)
+        self.agent_name = agent_name
+
+
+class Unauthorized(DeliveryError):
+    def __init__(self, detail: str = "", *, room: str | None = None) -> None:
+        msg = "LiveKit refused the API key and secret"
+        super().__init__(f"{msg} ({detail})" if detail else msg, room=room)
+
+
+class LiveKitUnreachable(DeliveryError):
+    retryable = True
+
+
+class DeliveryTimeout(DeliveryError):
+    retryable = True
+
+
+class CueRefused(DeliveryError):
+    """The agent received the cue and answered ``rejected``."""
+
+    def __init__(self, reason: str, *, room: str | None = None) -> None:
+        super().__init__(f"the agent refused the cue: {reason}", room=room)
+        self.reason = reason

@@ -1,0 +1,398 @@
+"""Serve cues inside a running agent: the only module importing livekit.agents / livekit.rtc.
+
+``attach(session, room)`` listens on both transports — data packets on the
+cue topic (and the seed's ``external_trigger``) and the ``livecue.cue`` RPC
+method — and runs every cue through origin check, decode, dedup, expiry,
+policy, coalescing and the turn limit before acting on it. Decisions live in
+the pure modules beside this one; this one wires them to the SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import AgentSession
+from livekit.agents.voice import SpeechHandle
+from livekit.agents.types import NOT_GIVEN
+
+from .._cue import (
+    BUILTIN_KINDS,
+    DEFAULT_TOPIC,
+    LEGACY_TOPIC,
+    RPC_METHOD,
+    Cue,
+    Outcome,
+    OutcomeStatus,
+    decode_cue,
+    utcnow,
+)
+from .._errors import CueDecodeError
+from .events import CueApplied, CueDropped, CueReceived, EventType, Transport
+from .framing import context_note, reply_instructions
+from .policy import Activity, decide
+from .queue import PendingCues, SeenIds, Turn, TurnLimiter
+
+logger = logging.getLogger("livecue.agent")
+
+CueHandler = Callable[[Cue], "Awaitable[None] | None"]
+
+
+class CueListener(rtc.EventEmitter[EventType]):
+    """Receives cues for one AgentSession. Create it with :func:`attach`.
+
+    Events: ``cue_received`` (:class:`CueReceived`), ``cue_applied``
+    (:class:`CueApplied`), ``cue_dropped`` (:class:`CueDropped`).
+    """
+
+    def __init__(
+        self,
+        session: AgentSession[Any],
+        room: rtc.Room,
+        *,
+        topic: str = DEFAULT_TOPIC,
+        legacy_topic: str | None = LEGACY_TOPIC,
+        allow_identities: Iterable[str] = (),
+        secret: str | bytes | None = None,
+        max_turns_per_minute: int = 10,
+        dedup_ttl_s: float = 3600.0,
+        dedup_max: int = 10_000,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__()
+        self._session = session
+        self._room = room
+        self._topics = {topic} | ({legacy_topic} if legacy_topic else set())
+        self._allowed = frozenset(allow_identities)
+        self._secret = secret
+        self._clock = clock
+        self._seen = SeenIds(ttl_s=dedup_ttl_s, max_size=dedup_max)
+        self._limiter = TurnLimiter(max_turns_per_minute)
+        self._pending = PendingCues()
+        self._handlers: dict[str, CueHandler] = {}
+        self._speeches: dict[SpeechHandle, Turn] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._drain_task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._merge_all_next = False
+        self._last_sender_identity: str | None = None
+        self._closed = False
+
+    # -- public API ---------------------------------------------------------
+
+    def register(self, kind: str, handler: CueHandler) -> None:
+        """Handle cues of a custom ``kind`` (sync or async); they follow their policy like replies."""
+        if kind in BUILTIN_KINDS:
+            raise ValueError(f"{kind!r} is a built-in kind and cannot be overridden")
+        self._handlers[kind] = handler
+
+    @property
+    def pending(self) -> int:
+        """Cues waiting for the agent to be free."""
+        return len(self._pending)
+
+    def start(self) -> None:
+        self._spy_on_sender_identity()
+        self._room.on("data_received", self._on_data_received)
+        self._room.local_participant.register_rpc_method(RPC_METHOD, self._on_rpc)
+        self._session.on("agent_state_changed", self._on_state_changed)
+        self._session.on("user_state_changed", self._on_state_changed)
+        self._session.on("close", self._on_session_close)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._room.off("data_received", self._on_data_received)
+        try:
+            self._room.local_participant.unregister_rpc_method(RPC_METHOD)
+        except Exception:  # the room may already be gone
+            logger.debug("could not unregister %s", RPC_METHOD, exc_info=True)
+        for event in ("agent_state_changed", "user_state_changed"):
+            self._session.off(event, self._on_state_changed)
+        self._session.off("close", self._on_session_close)
+        vars(self._room).pop("_retrieve_remote_participant", None)
+        if self._timer is not None:
+            self._timer.cancel()
+        tasks = [t for t in (*self._tasks, self._drain_task) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- SDK callbacks: nothing raised here may reach the SDK ------------------
+
+    def _spy_on_sender_identity(self) -> None:
+        # rtc.DataPacket drops the sender's identity when the room does not know the
+        # participant, so `participant is None` also holds for a participant that is
+        # not yet known. The room resolves the raw identity through this method right
+        # before emitting data_received; recording it keeps that identity.
+        original = getattr(self._room, "_retrieve_remote_participant", None)
+        if original is None:
+            logger.warning("cannot see data packet sender identities; origin check is weaker")
+            return
+
+        def retrieve(identity: str) -> rtc.RemoteParticipant | None:
+            self._last_sender_identity = identity
+            return original(identity)  # type: ignore[no-any-return]
+
+        self._room._retrieve_remote_participant = retrieve  # type: ignore[method-assign]
+
+    def _on_data_received(self, packet: rtc.DataPacket) -> None:
+        try:
+            if self._closed or packet.topic not in self._topics:
+                return
+            if packet.participant is not None:
+                sender: str | None = packet.participant.identity
+            else:
+                sender = self._last_sender_identity or None
+            if sender is not None and sender not in self._allowed:
+                logger.warning("ignored a cue-shaped packet from participant %r", sender)
+                self._drop(None, "?", "rejected", f"not from the server (sent by {sender!r})")
+                return
+            self._spawn(self._process(packet.data, "data"))
+        except Exception:
+            logger.exception("error while receiving a data packet")
+
+    async def _on_rpc(self, data: rtc.RpcInvocationData) -> str:
+        try:
+            caller = data.caller_identity
+            # Server-initiated calls come from an identity that is no participant of the room.
+            if caller in self._room.remote_participants and caller not in self._allowed:
+                return self._drop(
+                    None, "?", "rejected", f"not from the server (sent by {caller!r})"
+                ).encode()
+            return (await self._process(data.payload.encode(), "rpc")).encode()
+        except Exception:
+            logger.exception("error while handling a cue over RPC")
+            return Outcome(cue_id="?", status="rejected", reason="internal error").encode()
+
+    def _on_state_changed(self, _event: object) -> None:
+        self._drain_soon()
+
+    def _on_session_close(self, _event: object) -> None:
+        self._spawn(self.aclose())
+
+    # -- the pipeline -------------------------------------------------------------
+
+    async def _process(self, raw: bytes, transport: Transport) -> Outcome:
+        now = self._clock()
+        try:
+            cue = decode_cue(raw, secret=self._secret, now=now)
+        except CueDecodeError as exc:
+            logger.warning("rejected a cue: %s", exc.reason)
+            return self._drop(None, "?", "rejected", exc.reason)
+        self._emit("cue_received", CueReceived(cue=cue, transport=transport))
+
+        if self._seen.check_and_add(cue.id, time.monotonic()):
+            return self._drop(cue, cue.id, "duplicate", "this cue id was already received")
+        if cue.is_expired(now):
+            return self._drop(cue, cue.id, "expired", "the cue expired before it arrived")
+        if cue.kind not in BUILTIN_KINDS and cue.kind not in self._handlers:
+            return self._drop(cue, cue.id, "rejected", f"no handler for kind {cue.kind!r}")
+
+        decision = decide(cue, self._activity(), queue_empty=len(self._pending) == 0)
+        if decision == "skip":
+            return self._drop(cue, cue.id, "skipped", "the agent or the user is talking")
+        if self._speaks(cue) and self._limiter.at_limit(time.monotonic()):
+            decision = "enqueue"  # the turn limit folds it into a later, merged turn
+        if decision == "interrupt_and_act" and not self._interrupt_current():
+            decision = "enqueue"
+        if decision == "enqueue":
+            self._pending.push(cue)
+            self._drain_soon()
+            return Outcome(cue_id=cue.id, status="queued")
+        return await self._act(Turn((cue,)))
+
+    def _activity(self) -> Activity:
+        speech_active = self._session.current_speech is not None or any(
+            not h.done() for h in self._speeches
+        )
+        return Activity(
+            agent_state=self._session.agent_state,
+            user_state=self._session.user_state,
+            speech_active=speech_active,
+        )
+
+    @staticmethod
+    def _speaks(cue: Cue) -> bool:
+        return cue.kind in ("reply", "say")
+
+    def _interrupt_current(self) -> bool:
+        """Stop the current speech; False if it is marked uninterruptible."""
+        try:
+            future = self._session.interrupt()
+        except RuntimeError as exc:
+            logger.info("did not interrupt: %s", exc)
+            return False
+        future.add_done_callback(_consume_exception)
+        return True
+
+    async def _act(self, turn: Turn) -> Outcome:
+        cue = turn.leader
+        try:
+            if cue.kind == "reply":
+                events = [c.text or "" for c in turn.cues]
+                handle = self._session.generate_reply(
+                    instructions=reply_instructions(events),
+                    allow_interruptions=_given(cue.allow_interruptions),
+                )
+                self._watch(handle, turn)
+            elif cue.kind == "say":
+                handle = self._session.say(
+                    cue.text or "", allow_interruptions=_given(cue.allow_interruptions)
+                )
+                self._watch(handle, turn)
+            elif cue.kind == "context":
+                await self._add_context(cue.text or "")
+            elif cue.kind == "interrupt":
+                if not self._interrupt_current():
+                    return self._drop(cue, cue.id, "skipped", "the current speech is uninterruptible")
+            else:
+                result = self._handlers[cue.kind](cue)
+                if inspect.isawaitable(result):
+                    await result
+        except Exception as exc:
+            logger.exception("acting on cue %s failed", cue.id)
+            for c in turn.cues:
+                self._drop(c, c.id, "rejected", f"the agent could not act on it: {exc}")
+            return Outcome(cue_id=cue.id, status="rejected", reason=str(exc))
+
+        applied = Outcome(cue_id=cue.id, status="applied")
+        self._emit("cue_applied", CueApplied(cue=cue, outcome=applied))
+        for c in turn.merged:
+            merged = Outcome(cue_id=c.id, status="coalesced", reason=f"merged into cue {cue.id}")
+            self._emit("cue_applied", CueApplied(cue=c, outcome=merged))
+        return applied
+
+    async def _add_context(self, text: str) -> None:
+        agent = self._session.current_agent
+        chat_ctx = agent.chat_ctx.copy()
+        chat_ctx.add_message(role="system", content=context_note(text))
+        await agent.update_chat_ctx(chat_ctx)
+
+    def _watch(self, handle: SpeechHandle, turn: Turn) -> None:
+        self._limiter.record(time.monotonic())
+        self._speeches[handle] = turn
+        handle.add_done_callback(self._on_speech_done)
+
+    def _on_speech_done(self, handle: SpeechHandle) -> None:
+        try:
+            turn = self._speeches.pop(handle, None)
+            if turn is not None and handle.interrupted:
+                for c in turn.cues:
+                    self._drop(c, c.id, "interrupted", "its speech was cut off")
+            self._drain_soon()
+        except Exception:
+            logger.exception("error after a cue's speech ended")
+
+    # -- the waiting queue ----------------------------------------------------------
+
+    def _drain_soon(self) -> None:
+        if self._closed or (self._drain_task is not None and not self._drain_task.done()):
+            return
+        if not len(self._pending):
+            return
+        self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while len(self._pending) and not self._closed:
+                for cue in self._pending.drop_expired(self._clock()):
+                    self._drop(cue, cue.id, "expired", "it expired while waiting")
+                if not len(self._pending) or not self._activity().idle:
+                    break  # a state change or a finished speech calls us again
+                now = time.monotonic()
+                if self._limiter.at_limit(now):
+                    self._merge_all_next = True
+                    self._wake_at(self._limiter.free_at(now))
+                    break
+                turn = self._pending.next_turn(merge_all=self._merge_all_next)
+                self._merge_all_next = False
+                if turn is not None:
+                    await self._act(turn)
+                # the agent state may lag the call that started the speech: yield first
+                await asyncio.sleep(0)
+            self._schedule_expiry_sweep()
+        except Exception:
+            logger.exception("error while draining waiting cues")
+
+    def _schedule_expiry_sweep(self) -> None:
+        earliest = self._pending.earliest_expiry()
+        if earliest is None:
+            return
+        delay = max(0.0, (earliest - self._clock()).total_seconds())
+        self._wake_at(time.monotonic() + delay)
+
+    def _wake_at(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(0.0, at - time.monotonic()) + 0.01, self._drain_soon)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _drop(self, cue: Cue | None, cue_id: str, status: OutcomeStatus, reason: str) -> Outcome:
+        outcome = Outcome(cue_id=cue_id, status=status, reason=reason)
+        self._emit("cue_dropped", CueDropped(outcome=outcome, cue=cue))
+        return outcome
+
+    def _emit(self, event: EventType, payload: object) -> None:
+        try:
+            self.emit(event, payload)
+        except Exception:
+            logger.exception("a %s handler raised", event)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _given(value: bool | None) -> Any:
+    return NOT_GIVEN if value is None else value
+
+
+def _consume_exception(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.debug("interrupt finished with %r", future.exception())
+
+
+def attach(
+    session: AgentSession[Any],
+    room: rtc.Room,
+    *,
+    topic: str = DEFAULT_TOPIC,
+    legacy_topic: str | None = LEGACY_TOPIC,
+    allow_identities: Iterable[str] = (),
+    secret: str | bytes | None = None,
+    max_turns_per_minute: int = 10,
+    dedup_ttl_s: float = 3600.0,
+    clock: Callable[[], datetime] = utcnow,
+) -> CueListener:
+    """Serve cues to ``session`` from ``room``. Call after ``session.start()``.
+
+    - ``allow_identities``: participants whose packets and RPC calls count as trusted
+      (by default only the server's are).
+    - ``secret``: a shared HMAC secret; every cue must then be signed with it.
+    - ``max_turns_per_minute``: cue-driven agent turns allowed per minute; beyond it,
+      waiting replies merge into one turn when the limit frees up.
+    """
+    listener = CueListener(
+        session,
+        room,
+        topic=topic,
+        legacy_topic=legacy_topic,
+        allow_identities=allow_identities,
+        secret=secret,
+        max_turns_per_minute=max_turns_per_minute,
+        dedup_ttl_s=dedup_ttl_s,
+        clock=clock,
+    )
+    listener.start()
+    return listener

@@ -1,0 +1,547 @@
+"""The ``livecue`` command: send a cue, broadcast one, list live rooms.
+
+A thin layer over :class:`livecue.CueSender` and :func:`livecue.new_cue`; nothing
+imports this module. Exit codes::
+
+    0    delivered (every room, for broadcast)
+    1    delivery failed (any DeliveryError, including a cue the agent refused)
+    2    usage error: bad arguments, missing credentials, an invalid or too large cue
+    130  interrupted
+
+Errors are one line on stderr (``error: ...``), never a traceback (set
+``LIVECUE_DEBUG=1`` to see one for an unexpected failure). Rich is imported only
+by the commands that draw tables or a progress bar, so ``livecue send`` and
+``--help`` stay quick to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from livecue import Credentials, Cue, CueSender, LivecueError, SendResult
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_KINDS_NEEDING_TEXT = ("reply", "say", "context")
+
+
+class UsageError(Exception):
+    """What was asked cannot be done as asked (exit 2)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, like '{\"amount\": 100}'")
+    return value
+
+
+def _room_list(text: str) -> list[str]:
+    rooms = [r.strip() for r in text.split(",") if r.strip()]
+    if not rooms:
+        raise argparse.ArgumentTypeError("give at least one room name")
+    return rooms
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _error(message: str) -> None:
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+
+
+def _can_encode(text: str, stream: Any) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _symbols() -> tuple[str, str, str]:
+    """Check mark, cross and ellipsis, or ASCII stand-ins where stdout cannot show them."""
+    if _can_encode("✓✗…", sys.stdout):
+        return "✓", "✗", "…"
+    return "OK", "FAIL", "..."
+
+
+def _short_id(cue_id: str, ellipsis: str) -> str:
+    return cue_id if len(cue_id) <= 12 else cue_id[:8] + ellipsis
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def _error_json(error: LivecueError) -> dict[str, Any]:
+    return {"type": type(error).__name__, "message": str(error), "retryable": error.retryable}
+
+
+def _result_json(result: SendResult) -> dict[str, Any]:
+    o = result.outcome
+    return {
+        "room": result.room,
+        "cue_id": result.cue_id,
+        "transport": result.transport,
+        "attempts": result.attempts,
+        "outcome": None if o is None else {"status": o.status, "reason": o.reason},
+        "error": None if result.error is None else _error_json(result.error),
+    }
+
+
+def _build_cue(args: argparse.Namespace) -> Cue:
+    """The cue the arguments describe; an invalid or too large cue is a usage error."""
+    from livecue import encode_cue, new_cue
+
+    kind: str = args.kind
+    if kind in _KINDS_NEEDING_TEXT and not (args.text and args.text.strip()):
+        raise UsageError(f"a {kind!r} cue needs TEXT (only --kind interrupt goes without)")
+    cue = new_cue(
+        kind,
+        args.text,
+        data=args.data,
+        policy=args.policy,
+        coalesce_key=args.coalesce_key,
+        ttl=args.ttl,
+        id=args.id,
+    )
+    encode_cue(cue)  # CueTooLarge now, before credentials or the network are involved
+    return cue
+
+
+def _credentials(args: argparse.Namespace) -> Credentials:
+    from livecue import Credentials
+
+    return Credentials.from_env(dotenv=args.env_file)
+
+
+def _sender(args: argparse.Namespace, **options: Any) -> CueSender:
+    from livecue import CueSender
+
+    return CueSender(_credentials(args), **options)
+
+
+# --------------------------------------------------------------------------- send
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    cue = _build_cue(args)
+    credentials = _credentials(args)
+    return asyncio.run(_send(args, cue, credentials))
+
+
+async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) -> int:
+    from livecue import CueSender, DeliveryError
+
+    sender = CueSender(
+        credentials,
+        transport=args.transport,
+        topic=args.topic,
+        agent_name=args.agent_name,
+        rpc_timeout_s=args.timeout,
+    )
+    try:
+        result = await sender.send(args.room, cue, to=args.to)
+    except DeliveryError as exc:
+        if args.json:
+            _print_json(
+                {
+                    "room": args.room,
+                    "cue_id": cue.id,
+                    "transport": args.transport,
+                    "attempts": None,
+                    "outcome": None,
+                    "error": _error_json(exc),
+                }
+            )
+        raise
+    finally:
+        await sender.aclose()
+
+    if args.json:
+        _print_json(_result_json(result))
+        return EXIT_OK
+    check, _, ellipsis = _symbols()
+    if result.outcome is None:
+        target = f" to {args.to}" if args.to else ""
+        print(
+            f"{check} {result.room}: sent{target} on topic {args.topic} "
+            "(no receipt on the data transport)"
+        )
+    else:
+        reason = f": {result.outcome.reason}" if result.outcome.reason else ""
+        print(
+            f"{check} {result.room}: {result.outcome.status}{reason} "
+            f"(cue {_short_id(result.cue_id, ellipsis)})"
+        )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- broadcast
+
+
+def _cmd_broadcast(args: argparse.Namespace) -> int:
+    cue = _build_cue(args)
+    credentials = _credentials(args)
+    return asyncio.run(_broadcast(args, cue, credentials))
+
+
+async def _broadcast(args: argparse.Namespace, cue: Cue, credentials: Credentials) -> int:
+    from livecue import CueSender
+
+    sender = CueSender(
+        credentials,
+        transport=args.transport,
+        topic=args.topic,
+        agent_name=args.agent_name,
+        rpc_timeout_s=args.timeout,
+        concurrency=args.concurrency,
+    )
+    try:
+        rooms = await sender.resolve_rooms(rooms=args.rooms, room_prefix=args.prefix)
+        if not rooms:
+            if args.json:
+                _print_json(_broadcast_json(cue, args.transport, []))
+            else:
+                print("no live rooms to send to", file=sys.stderr)
+            return EXIT_OK
+        show_progress = not args.json and sys.stderr.isatty()
+        if show_progress:
+            results = await _broadcast_with_progress(sender, cue, rooms)
+        else:
+            results = await sender.broadcast(cue, rooms=rooms)
+    finally:
+        await sender.aclose()
+
+    failed = sum(1 for r in results if not r.ok)
+    if args.json:
+        _print_json(_broadcast_json(cue, args.transport, results))
+    else:
+        _print_broadcast_table(results)
+        delivered = len(results) - failed
+        noun = "room" if len(results) == 1 else "rooms"
+        print(f"{len(results)} {noun}: {delivered} delivered, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _broadcast_with_progress(
+    sender: CueSender, cue: Cue, rooms: list[str]
+) -> list[SendResult]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("broadcast"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("broadcast", total=len(rooms))
+
+    def advance(_: SendResult) -> None:
+        progress.advance(task)
+
+    with progress:
+        return await sender.broadcast(cue, rooms=rooms, on_result=advance)
+
+
+def _broadcast_json(cue: Cue, transport: str, results: list[SendResult]) -> dict[str, Any]:
+    failed = sum(1 for r in results if not r.ok)
+    return {
+        "cue_id": cue.id,
+        "transport": transport,
+        "rooms": len(results),
+        "delivered": len(results) - failed,
+        "failed": failed,
+        "results": [_result_json(r) for r in results],
+    }
+
+
+def _print_broadcast_table(results: list[SendResult]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    check, cross, _ = _symbols()
+    table = Table("room", "result", "error", box=None, pad_edge=False)
+    for r in results:
+        if r.error is not None:
+            table.add_row(r.room, f"[red]{cross} failed[/red]", _one_line(str(r.error)))
+        elif r.outcome is None:
+            table.add_row(r.room, f"[green]{check} sent[/green]", "")
+        else:
+            status = r.outcome.status + (f": {r.outcome.reason}" if r.outcome.reason else "")
+            table.add_row(r.room, f"[green]{check} {status}[/green]", "")
+    Console(highlight=False).print(table)
+
+
+# --------------------------------------------------------------------------- rooms
+
+
+def _cmd_rooms(args: argparse.Namespace) -> int:
+    credentials = _credentials(args)
+    return asyncio.run(_rooms(args, credentials))
+
+
+async def _rooms(args: argparse.Namespace, credentials: Credentials) -> int:
+    from livecue import CueSender
+
+    async with CueSender(credentials) as sender:
+        rooms = sorted(await sender.rooms(), key=lambda r: r.name)
+    if args.json:
+        _print_json(
+            [
+                {"name": r.name, "participants": r.num_participants, "agents": list(r.agents)}
+                for r in rooms
+            ]
+        )
+        return EXIT_OK
+    if not rooms:
+        print("no live rooms")
+        return EXIT_OK
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("room", "participants", "agents", box=None, pad_edge=False)
+    for r in rooms:
+        agents = ", ".join(r.agents) if r.agents else "[yellow]none[/yellow]"
+        table.add_row(r.name, str(r.num_participants), agents)
+    Console(highlight=False).print(table)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--env-file",
+        default=".env",
+        metavar="PATH",
+        help="read LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET from this file too; "
+        "the environment wins (default: .env in the working directory)",
+    )
+    parent.add_argument(
+        "--json", action="store_true", help="print one JSON object (machine-readable) instead"
+    )
+    return parent
+
+
+def _cue_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    cue = parent.add_argument_group("the cue")
+    cue.add_argument(
+        "--kind",
+        default="reply",
+        metavar="KIND",
+        help="reply (the agent answers in its own words), say (speaks TEXT verbatim), "
+        "context (notes TEXT silently), interrupt (stops the current speech), "
+        "or a custom kind name for the agent's own handlers (default: reply)",
+    )
+    cue.add_argument(
+        "--policy",
+        default="queue",
+        choices=("interrupt", "queue", "skip_if_busy"),
+        help="when the agent acts: interrupt now, queue until it is idle, or skip if busy "
+        "(default: queue)",
+    )
+    cue.add_argument(
+        "--ttl",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="drop the cue as expired if the agent has not acted on it by then (default: 60)",
+    )
+    cue.add_argument(
+        "--coalesce-key",
+        metavar="KEY",
+        help="queued cues with the same key merge into one agent turn",
+    )
+    cue.add_argument(
+        "--data",
+        type=_json_object,
+        metavar="JSON",
+        help="structured payload for custom handlers, a JSON object",
+    )
+    cue.add_argument(
+        "--id",
+        metavar="CUE_ID",
+        help="the cue's id (default: a fresh one); reuse it to retry safely, "
+        "the agent acts at most once per id",
+    )
+    delivery = parent.add_argument_group("delivery")
+    delivery.add_argument(
+        "--transport",
+        choices=("rpc", "data"),
+        default="rpc",
+        help="rpc calls the agent and reports what it did; data publishes to the room, "
+        "with no receipt (default: rpc)",
+    )
+    delivery.add_argument(
+        "--agent-name",
+        metavar="NAME",
+        help="rpc: send to the agent with this agent name (default: any agent in the room)",
+    )
+    delivery.add_argument(
+        "--topic",
+        default="livecue",
+        help="data: the data packet topic (default: livecue)",
+    )
+    delivery.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="rpc: how long the agent may take to answer, per attempt (default: 5)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from livecue import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="livecue",
+        description="Carry cues from the outside world to live LiveKit voice agents. "
+        "Credentials come from LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, "
+        "in the environment or a .env file.",
+        epilog="exit codes: 0 delivered, 1 delivery failed, 2 usage error",
+    )
+    parser.add_argument("--version", action="version", version=f"livecue {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    connection, cue = _connection_options(), _cue_options()
+
+    send = commands.add_parser(
+        "send",
+        parents=[cue, connection],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="send a cue to the agent in one room",
+        description="Send a cue to the agent in ROOM and report what it did.",
+        epilog='example: livecue send room-1 "A donation of $100 just arrived" --policy interrupt',
+    )
+    send.add_argument("room", metavar="ROOM", help="the LiveKit room name")
+    send.add_argument(
+        "text", metavar="TEXT", nargs="?", help="what the cue says (not needed for interrupt)"
+    )
+    send.add_argument(
+        "--to",
+        metavar="IDENTITY",
+        help="deliver to this participant identity only (rpc: skips finding the agent)",
+    )
+    send.set_defaults(run=_cmd_send)
+
+    broadcast = commands.add_parser(
+        "broadcast",
+        parents=[cue, connection],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="send one cue to many rooms at once",
+        description="Send one cue to several rooms at once and summarise the result per room. "
+        "Exits 0 only if every room got it.",
+        epilog='example: livecue broadcast --all "We close in ten minutes" --kind say',
+    )
+    broadcast.add_argument("text", metavar="TEXT", nargs="?", help="what the cue says")
+    targets = broadcast.add_mutually_exclusive_group(required=True)
+    targets.add_argument(
+        "--rooms", type=_room_list, metavar="A,B,C", help="these rooms, comma-separated"
+    )
+    targets.add_argument("--prefix", metavar="P", help="every live room whose name starts with P")
+    targets.add_argument("--all", action="store_true", help="every live room")
+    broadcast.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="at most N rooms in flight at once (default: 32)",
+    )
+    broadcast.set_defaults(run=_cmd_broadcast)
+
+    rooms = commands.add_parser(
+        "rooms",
+        parents=[connection],
+        help="list live rooms and the agents in them",
+        description="List the live rooms on the LiveKit server, with participant counts "
+        "and the agents present.",
+    )
+    rooms.set_defaults(run=_cmd_rooms)
+
+    # `livecue serve` (the gateway, DESIGN.md §7) goes here: a parser built like the
+    # ones above, whose run function imports livecue.gateway lazily and starts it.
+    return parser
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors, 0 for --help and --version
+    run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    from livecue import ConfigError, CueError, LivecueError
+
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except (ConfigError, CueError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except LivecueError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    except Exception as exc:
+        if os.environ.get("LIVECUE_DEBUG"):
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (set LIVECUE_DEBUG=1 to see the traceback)")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Send cues to agents: one room, or many at once.
+
+::
+
+    async with CueSender.from_env() as sender:
+        result = await sender.send("room-123", new_cue("reply", "A donation of $100 arrived"))
+        print(result.outcome)  # what the agent did (rpc transport)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+from ._backoff import backoff_delay
+from ._cue import DEFAULT_TOPIC, RPC_METHOD, Cue, Outcome, encode_cue
+from ._errors import CueRefused, LivecueError
+from ._livekit import Credentials, LiveKitRooms, RoomSummary
+
+Transport = Literal["data", "rpc"]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The fate of one cue in one room."""
+
+    room: str
+    cue_id: str
+    transport: Transport
+    attempts: int
+    outcome: Outcome | None = None
+    """The agent's answer (rpc transport only; data gives no receipt)."""
+    error: LivecueError | None = None
+    """Set only in :meth:`CueSender.broadcast` results, which never raise per room."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class CueSender:
+    """Delivers cues through one shared LiveKit API client.
+
+    Retryable failures (LiveKit unreachable, timeouts) are retried with
+    exponential backoff and full jitter; the cue id stays the same, so the
+    agent's dedup makes a retry that did arrive the first time harmless.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        transport: Transport = "rpc",
+        topic: str = DEFAULT_TOPIC,
+        agent_name: str | None = None,
+        secret: str | bytes | None = None,
+        rpc_timeout_s: float = 5.0,
+        max_attempts: int = 4,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = 5.0,
+        concurrency: int = 32,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.transport: Transport = transport
+        self.topic = topic
+        self.agent_name = agent_name
+        self.concurrency = concurrency
+        self._secret = secret
+        self._rpc_timeout_s = rpc_timeout_s
+        self._max_attempts = max_attempts
+        self._backoff = (backoff_base_s, backoff_cap_s)
+        self._rng = rng or random.Random()
+        self._rooms = LiveKitRooms(credentials, max_connections=max(concurrency, 8))
+
+    @classmethod
+    def from_env(cls, **options: object) -> CueSender:
+        """Credentials from LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET (or ``.env``)."""
+        return cls(Credentials.from_env(), **options)  # type: ignore[arg-type]
+
+    async def __aenter__(self) -> CueSender:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._rooms.aclose()
+
+    async def send(
+        self,
+        room: str,
+        cue: Cue,
+        *,
+        transport: Transport | None = None,
+        to: str | None = None,
+        topic: str | None = None,
+    ) -> SendResult:
+        """Deliver ``cue`` to the agent in ``room``; raise a :class:`DeliveryError` if it fails.
+
+        ``to`` names the receiving participant (default: the room's agent for rpc,
+        everyone for data). Too large a cue fails before any network call.
+        """
+        payload = encode_cue(cue, secret=self._secret)
+        return await self._deliver(room, cue.id, payload, transport or self.transport, to, topic)
+
+    async def broadcast(
+        self,
+        cue: Cue,
+        *,
+        rooms: Sequence[str] | None = None,
+        room_prefix: str | None = None,
+        transport: Transport | None = None,
+        on_result: Callable[[SendResult], None] | None = None,
+    ) -> list[SendResult]:
+        """Send ``cue`` to ``rooms``, to live rooms named ``room_prefix``…, or to all live rooms.
+
+        At most ``concurrency`` sends run at once. Never raises for one room:
+        each result carries its own ``error``. ``on_result`` is called as each
+        room finishes (for progress display).
+        """
+        payload = encode_cue(cue, secret=self._secret)
+        targets = await self.resolve_rooms(rooms=rooms, room_prefix=room_prefix)
+        chosen = transport or self.transport
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(room: str) -> SendResult:
+            async with gate:
+                try:
+                    result = await self._deliver(room, cue.id, payload, chosen, None, None)
+                except LivecueError as exc:
+                    result = SendResult(room, cue.id, chosen, attempts=0, error=exc)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        return list(await asyncio.gather(*(one(r) for r in targets)))
+
+    async def resolve_rooms(
+        self, *, rooms: Sequence[str] | None = None, room_prefix: str | None = None
+    ) -> list[str]:
+        if rooms is not None and room_prefix is not None:
+            raise ValueError("give rooms or room_prefix, not both")
+        if rooms is not None:
+            return list(dict.fromkeys(rooms))
+        live = await self._rooms.room_names()
+        return sorted(r for r in live if room_prefix is None or r.startswith(room_prefix))
+
+    async def rooms(self) -> list[RoomSummary]:
+        """Live rooms and the agents present in each."""
+        return await self._rooms.rooms()
+
+    async def _deliver(
+        self,
+        room: str,
+        cue_id: str,
+        payload: bytes,
+        transport: Transport,
+        to: str | None,
+        topic: str | None,
+    ) -> SendResult:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._attempt(room, payload, transport, to, topic)
+            except LivecueError as exc:
+                if not exc.retryable or attempt >= self._max_attempts:
+                    raise
+                base, cap = self._backoff
+                delay = backoff_delay(
+                    attempt - 1, jitter=self._rng.random(), base_s=base, cap_s=cap
+                )
+                await asyncio.sleep(delay)
+                continue
+            if outcome is not None and outcome.status == "rejected":
+                raise CueRefused(outcome.reason or "no reason given", room=room)
+            return SendResult(room, cue_id, transport, attempts=attempt, outcome=outcome)
+
+    async def _attempt(
+        self, room: str, payload: bytes, transport: Transport, to: str | None, topic: str | None
+    ) -> Outcome | None:
+        if transport == "data":
+            await self._rooms.send_data(
+                room, payload, topic=topic or self.topic, destination_identities=[to] if to else []
+            )
+            return None
+        identity = to or await self._rooms.find_agent(room, self.agent_name)
+        answer = await self._rooms.perform_rpc(
+            room, identity, payload.decode(), method=RPC_METHOD, timeout_s=self._rpc_timeout_s
+        )
+        return Outcome.decode(answer)

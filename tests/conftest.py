@@ -1,0 +1,25 @@
+"""Fixtures shared by every test layer: a real livekit-server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness.livekit_server import LiveKitServer
+from livecue import Credentials
+
+
+@pytest.fixture(scope="session")
+def livekit_server() -> Iterator[LiveKitServer]:
+    """One real livekit-server for the session, on ports of its own, stopped at the end."""
+    server = LiveKitServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def credentials(livekit_server: LiveKitServer) -> Credentials:
+    return Credentials(livekit_server.url, livekit_server.api_key, livekit_server.api_secret)
