@@ -70,7 +70,10 @@ class OfflineLLM(llm.LLM):
     ) -> llm.LLMStream:
         self.requests.append(chat_ctx.copy())
         return _OfflineStream(
-            self, compose_answer(chat_ctx), chat_ctx=chat_ctx, tools=tools or [],
+            self,
+            compose_answer(chat_ctx),
+            chat_ctx=chat_ctx,
+            tools=tools or [],
             conn_options=conn_options,
         )
 
@@ -84,7 +87,9 @@ class _OfflineStream(llm.LLMStream):
     async def _run(self) -> None:
         for word in self._answer.split(" "):
             self._event_ch.send_nowait(
-                llm.ChatChunk(id="offline", delta=llm.ChoiceDelta(role="assistant", content=word + " "))
+                llm.ChatChunk(
+                    id="offline", delta=llm.ChoiceDelta(role="assistant", content=word + " ")
+                )
             )
             if self._delay:
                 await asyncio.sleep(self._delay)

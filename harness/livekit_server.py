@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -17,9 +18,21 @@ BINARY = Path(os.environ.get("LIVECUE_LIVEKIT_SERVER", ROOT / ".cache/bin/liveki
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the kernel's ephemeral range (32768+).
+
+    Ports the kernel hands out for port 0 come from the ephemeral range, where
+    the many client connections of a busy test run can take them before the
+    server binds; picking from below it avoids that race.
+    """
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found in 20000-32000")
 
 
 @dataclass
@@ -30,7 +43,6 @@ class LiveKitServer:
     api_key: str = field(default_factory=lambda: "lc" + secrets.token_hex(6))
     api_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     port: int = field(default_factory=free_port)
-    tcp_port: int = field(default_factory=free_port)
     udp_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     _proc: subprocess.Popen[bytes] | None = None
     _dir: tempfile.TemporaryDirectory[str] | None = None
@@ -56,10 +68,15 @@ class LiveKitServer:
             f"port: {self.port}",
             "bind_addresses: ['127.0.0.1']",
             "rtc:",
-            f"  tcp_port: {self.tcp_port}",
+            # no ICE over TCP: its listener would bind every interface, not just loopback
+            "  tcp_port: 0",
+            # one UDP port for all peers (ICE mux), candidates on loopback only
             f"  udp_port: {self.udp_port}",
             "  use_external_ip: false",
             "  node_ip: 127.0.0.1",
+            "  enable_loopback_candidate: true",
+            "  ips:",
+            "    includes: ['127.0.0.1/32']",
             "keys:",
             f"  {self.api_key}: {self.api_secret}",
             "logging:",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,10 +81,8 @@ class Observer:
             if remaining <= 0:
                 raise TimeoutError(f"agent transcript so far: {self.texts()!r}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
-            except asyncio.TimeoutError:
-                pass
         return self.finished()
 
     async def wait_for_text(self, needle: str, timeout: float = 10.0) -> Segment:
@@ -101,10 +100,8 @@ class Observer:
             if remaining <= 0:
                 raise TimeoutError(f"agent never said {needle!r}: {self.texts()!r}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
-            except asyncio.TimeoutError:
-                pass
 
     async def quiet_for(self, seconds: float) -> list[str]:
         """Texts finished during the next ``seconds`` (for asserting silence)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -93,6 +94,15 @@ class Cue(BaseModel):
             raise ValueError(f"a {self.kind!r} cue needs a non-empty 'text'")
         return self
 
+    @model_validator(mode="after")
+    def _encodable(self) -> Cue:
+        # What is accepted must be sendable: no NaN/Infinity, lone surrogates or non-JSON data.
+        try:
+            _canonical(self.to_dict())
+        except (TypeError, ValueError, RecursionError):
+            raise ValueError("the cue cannot be encoded as UTF-8 JSON") from None
+        return self
+
     def is_expired(self, now: datetime) -> bool:
         return _utc(now) >= self.expires_at
 
@@ -128,9 +138,13 @@ def new_cue(
 
     Raises :class:`CueDecodeError` naming the first invalid field.
     """
-    if ttl <= 0:
-        raise CueDecodeError(f"ttl must be positive, got {ttl}")
+    if not (ttl > 0 and math.isfinite(ttl)):
+        raise CueDecodeError(f"ttl must be positive and finite, got {ttl}")
     created = _utc(now) if now is not None else utcnow()
+    try:
+        expires = created + timedelta(seconds=ttl)
+    except OverflowError:
+        raise CueDecodeError(f"ttl {ttl} puts the expiry out of range") from None
     return _validate(
         {
             "id": id or new_cue_id(),
@@ -141,7 +155,7 @@ def new_cue(
             "coalesce_key": coalesce_key,
             "allow_interruptions": allow_interruptions,
             "created_at": created,
-            "expires_at": created + timedelta(seconds=ttl),
+            "expires_at": expires,
         }
     )
 
@@ -237,7 +251,8 @@ def decode_cue(
         signature = payload.pop("sig", None)
         try:
             _signing.verify(_canonical(payload), signature, secret)
-        except ValueError:  # NaN/Infinity cannot be canonicalised, so cannot match
+        # NaN/Infinity, lone surrogates or too deep nesting cannot be canonicalised: no match
+        except (ValueError, RecursionError):
             raise SignatureError("the cue's signature does not match") from None
     return _validate(payload)
 

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -128,20 +129,28 @@ def _result_json(result: SendResult) -> dict[str, Any]:
 
 def _build_cue(args: argparse.Namespace) -> Cue:
     """The cue the arguments describe; an invalid or too large cue is a usage error."""
-    from livecue import encode_cue, new_cue
+    from livecue import CueDecodeError, encode_cue, new_cue
 
     kind: str = args.kind
     if kind in _KINDS_NEEDING_TEXT and not (args.text and args.text.strip()):
         raise UsageError(f"a {kind!r} cue needs TEXT (only --kind interrupt goes without)")
-    cue = new_cue(
-        kind,
-        args.text,
-        data=args.data,
-        policy=args.policy,
-        coalesce_key=args.coalesce_key,
-        ttl=args.ttl,
-        id=args.id,
-    )
+    try:
+        cue = new_cue(
+            kind,
+            args.text,
+            data=args.data,
+            policy=args.policy,
+            coalesce_key=args.coalesce_key,
+            ttl=args.ttl,
+            id=args.id,
+        )
+    except CueDecodeError as exc:
+        if exc.reason.startswith("invalid cue (kind:"):
+            raise UsageError(
+                f"{kind!r} is not a cue kind: use reply, say, context, interrupt, or a custom "
+                "name of lowercase letters, digits, '_', '.' and '-'"
+            ) from None
+        raise
     encode_cue(cue)  # CueTooLarge now, before credentials or the network are involved
     return cue
 
@@ -301,7 +310,10 @@ def _print_broadcast_table(results: list[SendResult]) -> None:
     from rich.table import Table
 
     check, cross, _ = _symbols()
-    table = Table("room", "result", "error", box=None, pad_edge=False)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("room", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("error")
     for r in results:
         if r.error is not None:
             table.add_row(r.room, f"[red]{cross} failed[/red]", _one_line(str(r.error)))
@@ -341,7 +353,10 @@ async def _rooms(args: argparse.Namespace, credentials: Credentials) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("room", "participants", "agents", box=None, pad_edge=False)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("room", no_wrap=True)
+    table.add_column("participants", justify="right")
+    table.add_column("agents")
     for r in rooms:
         agents = ", ".join(r.agents) if r.agents else "[yellow]none[/yellow]"
         table.add_row(r.name, str(r.num_participants), agents)
@@ -522,6 +537,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from livecue import ConfigError, CueError, LivecueError
 
+    # PyJWT warns on every token signed with a short secret (LiveKit's dev keys are);
+    # the credentials are the server's, and the warning would break the one-line output.
+    warnings.filterwarnings("ignore", message="The HMAC key is .* bytes long")
     try:
         return run(args)
     except KeyboardInterrupt:

@@ -114,7 +114,10 @@ class CueSender:
         everyone for data). Too large a cue fails before any network call.
         """
         payload = encode_cue(cue, secret=self._secret)
-        return await self._deliver(room, cue.id, payload, transport or self.transport, to, topic)
+        result = await self._deliver(room, cue.id, payload, transport or self.transport, to, topic)
+        if result.error is not None:
+            raise result.error
+        return result
 
     async def broadcast(
         self,
@@ -138,10 +141,7 @@ class CueSender:
 
         async def one(room: str) -> SendResult:
             async with gate:
-                try:
-                    result = await self._deliver(room, cue.id, payload, chosen, None, None)
-                except LivecueError as exc:
-                    result = SendResult(room, cue.id, chosen, attempts=0, error=exc)
+                result = await self._deliver(room, cue.id, payload, chosen, None, None)
             if on_result is not None:
                 on_result(result)
             return result
@@ -171,6 +171,8 @@ class CueSender:
         to: str | None,
         topic: str | None,
     ) -> SendResult:
+        """Deliver with retries. A failure is the result's ``error``, never raised, so the
+        result still tells how many attempts were made."""
         attempt = 0
         while True:
             attempt += 1
@@ -178,16 +180,17 @@ class CueSender:
                 outcome = await self._attempt(room, payload, transport, to, topic)
             except LivecueError as exc:
                 if not exc.retryable or attempt >= self._max_attempts:
-                    raise
+                    return SendResult(room, cue_id, transport, attempts=attempt, error=exc)
                 base, cap = self._backoff
                 delay = backoff_delay(
                     attempt - 1, jitter=self._rng.random(), base_s=base, cap_s=cap
                 )
                 await asyncio.sleep(delay)
                 continue
+            error: CueRefused | None = None
             if outcome is not None and outcome.status == "rejected":
-                raise CueRefused(outcome.reason or "no reason given", room=room)
-            return SendResult(room, cue_id, transport, attempts=attempt, outcome=outcome)
+                error = CueRefused(outcome.reason or "no reason given", room=room)
+            return SendResult(room, cue_id, transport, attempt, outcome=outcome, error=error)
 
     async def _attempt(
         self, room: str, payload: bytes, transport: Transport, to: str | None, topic: str | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 from .._cue import Cue, Outcome
 
@@ -40,5 +40,5 @@ class CueDropped:
     type: Literal["cue_dropped"] = field(default="cue_dropped", init=False)
 
 
-CueEvent = Union[CueReceived, CueApplied, CueDropped]
+CueEvent = CueReceived | CueApplied | CueDropped
 EventType = Literal["cue_received", "cue_applied", "cue_dropped"]

@@ -19,8 +19,8 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentSession
-from livekit.agents.voice import SpeechHandle
 from livekit.agents.types import NOT_GIVEN
+from livekit.agents.voice import SpeechHandle
 
 from .._cue import (
     BUILTIN_KINDS,
@@ -81,13 +81,12 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._drain_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._merge_all_next = False
-        self._last_sender_identity: str | None = None
         self._closed = False
 
     # -- public API ---------------------------------------------------------
 
     def register(self, kind: str, handler: CueHandler) -> None:
-        """Handle cues of a custom ``kind`` (sync or async); they follow their policy like replies."""
+        """Handle cues of a custom ``kind`` (sync or async); they follow their policy too."""
         if kind in BUILTIN_KINDS:
             raise ValueError(f"{kind!r} is a built-in kind and cannot be overridden")
         self._handlers[kind] = handler
@@ -98,7 +97,6 @@ class CueListener(rtc.EventEmitter[EventType]):
         return len(self._pending)
 
     def start(self) -> None:
-        self._spy_on_sender_identity()
         self._room.on("data_received", self._on_data_received)
         self._room.local_participant.register_rpc_method(RPC_METHOD, self._on_rpc)
         self._session.on("agent_state_changed", self._on_state_changed)
@@ -117,7 +115,6 @@ class CueListener(rtc.EventEmitter[EventType]):
         for event in ("agent_state_changed", "user_state_changed"):
             self._session.off(event, self._on_state_changed)
         self._session.off("close", self._on_session_close)
-        vars(self._room).pop("_retrieve_remote_participant", None)
         if self._timer is not None:
             self._timer.cancel()
         tasks = [t for t in (*self._tasks, self._drain_task) if t is not None and not t.done()]
@@ -127,30 +124,14 @@ class CueListener(rtc.EventEmitter[EventType]):
 
     # -- SDK callbacks: nothing raised here may reach the SDK ------------------
 
-    def _spy_on_sender_identity(self) -> None:
-        # rtc.DataPacket drops the sender's identity when the room does not know the
-        # participant, so `participant is None` also holds for a participant that is
-        # not yet known. The room resolves the raw identity through this method right
-        # before emitting data_received; recording it keeps that identity.
-        original = getattr(self._room, "_retrieve_remote_participant", None)
-        if original is None:
-            logger.warning("cannot see data packet sender identities; origin check is weaker")
-            return
-
-        def retrieve(identity: str) -> rtc.RemoteParticipant | None:
-            self._last_sender_identity = identity
-            return original(identity)  # type: ignore[no-any-return]
-
-        self._room._retrieve_remote_participant = retrieve  # type: ignore[method-assign]
-
     def _on_data_received(self, packet: rtc.DataPacket) -> None:
         try:
             if self._closed or packet.topic not in self._topics:
                 return
-            if packet.participant is not None:
-                sender: str | None = packet.participant.identity
-            else:
-                sender = self._last_sender_identity or None
+            # The server's packets carry no sender. Neither do those of a hidden
+            # participant or of one the agent does not know yet (LiveKit announces
+            # non-publishing participants in 3 s batches): a shared secret closes that gap.
+            sender = packet.participant.identity if packet.participant is not None else None
             if sender is not None and sender not in self._allowed:
                 logger.warning("ignored a cue-shaped packet from participant %r", sender)
                 self._drop(None, "?", "rejected", f"not from the server (sent by {sender!r})")
@@ -162,8 +143,9 @@ class CueListener(rtc.EventEmitter[EventType]):
     async def _on_rpc(self, data: rtc.RpcInvocationData) -> str:
         try:
             caller = data.caller_identity
-            # Server-initiated calls come from an identity that is no participant of the room.
-            if caller in self._room.remote_participants and caller not in self._allowed:
+            # LiveKit gives a server-initiated call the request id as caller identity.
+            from_server = caller == data.request_id and caller not in self._room.remote_participants
+            if not from_server and caller not in self._allowed:
                 return self._drop(
                     None, "?", "rejected", f"not from the server (sent by {caller!r})"
                 ).encode()
@@ -252,7 +234,8 @@ class CueListener(rtc.EventEmitter[EventType]):
                 await self._add_context(cue.text or "")
             elif cue.kind == "interrupt":
                 if not self._interrupt_current():
-                    return self._drop(cue, cue.id, "skipped", "the current speech is uninterruptible")
+                    reason = "the current speech is uninterruptible"
+                    return self._drop(cue, cue.id, "skipped", reason)
             else:
                 result = self._handlers[cue.kind](cue)
                 if inspect.isawaitable(result):

@@ -1,0 +1,46 @@
+"""``python -m bench NAME [options]``: run one benchmark, print its JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+
+from . import cli, fanout, latency
+from ._common import BenchFailure
+
+BENCHMARKS: dict[str, ModuleType] = {m.NAME: m for m in (fanout, latency, cli)}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmarks against a real livekit-server started for the run. "
+        "Each prints one JSON line on stdout; progress goes to stderr.",
+    )
+    commands = p.add_subparsers(dest="name", metavar="NAME", required=True)
+    for name, module in BENCHMARKS.items():
+        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    run: Callable[[argparse.Namespace], Awaitable[dict[str, object]]] = BENCHMARKS[args.name].run
+    try:
+        result = asyncio.run(run(args))
+    except BenchFailure as exc:
+        print(f"bench {args.name} failed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Real listening participants, one per room, in a child process that counts their packets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.livekit_server import LiveKitServer
+
+from ._common import ROOT, BenchFailure
+
+
+def check_once(counts: Mapping[str, int], label: str) -> str:
+    """A one-line summary if every room got exactly one packet; otherwise fail loudly."""
+    histogram = Counter(counts.values())
+    summary = ", ".join(f"{rooms} rooms got {n}" for n, rooms in sorted(histogram.items()))
+    if set(histogram) != {1}:
+        bad = [r for r, n in counts.items() if n != 1][:5]
+        raise BenchFailure(f"{label}: delivery was not exactly once ({summary}); e.g. {bad}")
+    return f"{label}: {summary}"
+
+
+class Listeners:
+    """A ``bench._listen`` child process with one listening participant per room."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, rooms: Sequence[str]) -> None:
+        self._proc = proc
+        self.rooms = list(rooms)
+
+    @classmethod
+    async def start(
+        cls, server: LiveKitServer, rooms: Sequence[str], *, concurrency: int = 10
+    ) -> Listeners:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench._listen",
+            cwd=ROOT,
+            env={**os.environ, **server.env},
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        listeners = cls(proc, rooms)
+        try:
+            request = {"op": "join", "rooms": list(rooms), "concurrency": concurrency}
+            await listeners._request(request)
+        except BaseException:
+            await listeners.close()
+            raise
+        return listeners
+
+    async def counts(
+        self, rooms: Sequence[str], marker: str, *, timeout_s: float, settle_s: float = 0.0
+    ) -> dict[str, int]:
+        """Packets carrying ``marker`` per room, once all have one (or ``timeout_s`` passed)."""
+        request = {
+            "op": "counts",
+            "rooms": list(rooms),
+            "marker": marker,
+            "timeout_s": timeout_s,
+            "settle_s": settle_s,
+        }
+        counts: dict[str, int] = (await self._request(request))["counts"]
+        return counts
+
+    async def expect_once(self, marker: str, label: str, timeout_s: float = 10.0) -> str:
+        """Every room got exactly one packet carrying ``marker`` (a summary), or fail loudly."""
+        # settle: a duplicate, if any, has time to arrive too
+        counts = await self.counts(self.rooms, marker, timeout_s=timeout_s, settle_s=0.05)
+        return check_once(counts, label)
+
+    async def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(json.dumps(message).encode() + b"\n")
+        await self._proc.stdin.drain()
+        line = await self._proc.stdout.readline()
+        if not line:
+            raise BenchFailure(f"the listener process exited ({self._proc.returncode})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def close(self) -> None:
+        if self._proc.returncode is None:
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(b'{"op": "close"}\n')
+                await self._proc.stdin.drain()
+                self._proc.stdin.close()
+                await asyncio.wait_for(self._proc.wait(), 20)
+            except (OSError, asyncio.TimeoutError):
+                self._proc.kill()
+                await self._proc.wait()

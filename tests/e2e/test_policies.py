@@ -1,0 +1,116 @@
+"""Policies while the agent is speaking, bursts, and duplicates — against a real agent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from harness.agent import RunningAgent
+from harness.observer import Observer
+from livecue import CueSender, new_cue
+
+pytestmark = pytest.mark.e2e
+
+SLOW = {"word_delay_s": 0.1}
+LONG_EVENT = " ".join(f"word{i}" for i in range(40))  # about 4 s of streamed speech
+
+
+async def _start_long_speech(sender: CueSender, room: str, observer: Observer) -> None:
+    result = await sender.send(room, new_cue("reply", LONG_EVENT))
+    assert result.outcome is not None and result.outcome.status == "applied"
+    await observer.wait_until_saying("word2")
+
+
+@pytest.mark.parametrize("agent_options", [SLOW])
+async def test_interrupt_policy_cuts_the_speech_and_acts_now(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    await _start_long_speech(sender, room_name, observer)
+
+    result = await sender.send(room_name, new_cue("say", "Stop, urgent news.", policy="interrupt"))
+
+    assert result.outcome is not None and result.outcome.status == "applied"
+    segs = await observer.wait_for(lambda s: any("urgent" in x.text for x in s), timeout=5)
+    long_seg, urgent = segs[0], next(s for s in segs if "urgent" in s.text)
+    assert "word39" not in long_seg.text  # the long speech was cut
+    assert urgent.started >= long_seg.started
+
+
+@pytest.mark.parametrize("agent_options", [SLOW])
+async def test_queue_policy_waits_for_the_end_of_the_speech(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    await _start_long_speech(sender, room_name, observer)
+
+    result = await sender.send(room_name, new_cue("say", "And one more thing.", policy="queue"))
+
+    assert result.outcome is not None and result.outcome.status == "queued"
+    segs = await observer.wait_for(lambda s: any("one more" in x.text for x in s), timeout=10)
+    long_seg, queued = segs[0], next(s for s in segs if "one more" in s.text)
+    assert "word39" in long_seg.text  # not cut: the whole speech was heard
+    assert long_seg.ended is not None and queued.started >= long_seg.ended
+    assert agent.outcomes(result.cue_id) == ["applied"]
+
+
+@pytest.mark.parametrize("agent_options", [SLOW])
+async def test_skip_if_busy_skips_while_speaking(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    await _start_long_speech(sender, room_name, observer)
+
+    result = await sender.send(room_name, new_cue("say", "Skip me.", policy="skip_if_busy"))
+
+    assert result.outcome is not None and result.outcome.status == "skipped"
+    await observer.wait_for_text("word39", timeout=10)
+    assert "Skip me." not in " ".join(await observer.quiet_for(1.0) + observer.texts())
+
+
+@pytest.mark.parametrize("agent_options", [SLOW])
+async def test_twenty_replies_in_a_second_become_at_most_two_turns(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    events = [f"event-{n:02d}" for n in range(20)]
+    started = asyncio.get_running_loop().time()
+    results = await asyncio.gather(
+        *(sender.send(room_name, new_cue("reply", e), transport="data") for e in events)
+    )
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert all(r.ok for r in results)
+
+    segs = await observer.wait_for(
+        lambda s: all(any(e in x.text for x in s) for e in events), timeout=20
+    )
+    await observer.quiet_for(1.0)  # no further turn follows
+    assert len(observer.finished()) <= 2, observer.texts()
+    assert len(agent.llm.requests) <= 2
+    spoken = " ".join(s.text for s in segs)
+    assert all(e in spoken for e in events)
+    statuses = [s for e in agent.events if hasattr(e, "outcome") for s in [e.outcome.status]]
+    assert statuses.count("applied") + statuses.count("coalesced") == 20
+
+
+async def test_same_cue_id_three_times_is_acted_on_once(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    cue = new_cue("say", "Exactly once.")
+
+    answers = [await sender.send(room_name, cue) for _ in range(3)]
+
+    assert [a.outcome.status for a in answers if a.outcome] == ["applied", "duplicate", "duplicate"]
+    await observer.wait_for_text("Exactly once.")
+    await observer.quiet_for(1.0)
+    assert observer.texts().count("Exactly once.") == 1
+
+
+async def test_same_cue_id_over_data_is_acted_on_once(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    cue = new_cue("say", "Once over data.")
+    for _ in range(3):
+        await sender.send(room_name, cue, transport="data")
+
+    await observer.wait_for_text("Once over data.")
+    await observer.quiet_for(1.0)
+    assert observer.texts().count("Once over data.") == 1
+    assert agent.outcomes(cue.id) == ["applied", "duplicate", "duplicate"]

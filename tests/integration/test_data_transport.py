@@ -1,0 +1,65 @@
+"""The data transport: SendData to the room, exact bytes, topic, destination."""
+
+from __future__ import annotations
+
+import pytest
+
+from livecue import DEFAULT_TOPIC, Credentials, CueSender, encode_cue, new_cue
+
+from .conftest import Participants, room_name
+
+pytestmark = pytest.mark.integration
+
+
+async def test_listener_receives_the_exact_encoded_cue_on_the_livecue_topic(
+    participants: Participants, sender: CueSender
+) -> None:
+    room = room_name()
+    listener = await participants.listener(room)
+    cue = new_cue("say", "The store closes in ten minutes", data={"minutes": 10})
+
+    result = await sender.send(room, cue, transport="data")
+
+    [packet] = await listener.wait_for(1)
+    assert packet.data == encode_cue(cue)
+    assert packet.topic == DEFAULT_TOPIC == "livecue"
+    assert packet.participant is None  # sent by the server, not by a participant
+    assert (result.room, result.cue_id, result.transport) == (room, cue.id, "data")
+    assert result.attempts == 1
+    assert result.outcome is None  # no receipt on the data transport
+    assert result.ok
+
+
+async def test_custom_topic_from_the_call_and_from_the_sender(
+    participants: Participants, credentials: Credentials
+) -> None:
+    room = room_name()
+    listener = await participants.listener(room)
+    first, second = new_cue("context", "one"), new_cue("context", "two")
+
+    async with CueSender(credentials, transport="data", topic="ops-alerts") as s:
+        await s.send(room, first)
+        await s.send(room, second, topic="per-call")
+
+    packets = await listener.wait_for(2)
+    assert [(p.topic, p.data) for p in packets] == [
+        ("ops-alerts", encode_cue(first)),
+        ("per-call", encode_cue(second)),
+    ]
+
+
+async def test_to_limits_delivery_to_one_identity(
+    participants: Participants, sender: CueSender
+) -> None:
+    room = room_name()
+    alice = await participants.listener(room, "alice")
+    bob = await participants.listener(room, "bob")
+    private, fence = new_cue("reply", "for alice only"), new_cue("context", "for everyone")
+
+    await sender.send(room, private, transport="data", to="alice")
+    # A packet to everyone after the private one: once bob has it, he would have had
+    # the private one too (reliable packets arrive in order).
+    await sender.send(room, fence, transport="data")
+
+    assert [p.data for p in await alice.wait_for(2)] == [encode_cue(private), encode_cue(fence)]
+    assert [p.data for p in await bob.wait_for(1)] == [encode_cue(fence)]

@@ -1,0 +1,144 @@
+"""The exception tree: shape, retryable flags, messages."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import livecue
+from livecue import (
+    ConfigError,
+    CueDecodeError,
+    CueError,
+    CueRefused,
+    CueTooLarge,
+    DeliveryError,
+    DeliveryTimeout,
+    LivecueError,
+    LiveKitUnreachable,
+    NoAgentInRoom,
+    RoomNotFound,
+    SignatureError,
+    Unauthorized,
+    _errors,
+)
+
+# The tree as the module docstring draws it: class -> its one parent.
+PARENT: dict[type[LivecueError], type[Exception]] = {
+    LivecueError: Exception,
+    ConfigError: LivecueError,
+    CueError: LivecueError,
+    CueDecodeError: CueError,
+    SignatureError: CueDecodeError,
+    CueTooLarge: CueError,
+    DeliveryError: LivecueError,
+    RoomNotFound: DeliveryError,
+    NoAgentInRoom: DeliveryError,
+    Unauthorized: DeliveryError,
+    LiveKitUnreachable: DeliveryError,
+    DeliveryTimeout: DeliveryError,
+    CueRefused: DeliveryError,
+}
+
+EXAMPLES: list[LivecueError] = [
+    LivecueError("x"),
+    ConfigError("LIVEKIT_URL not set"),
+    CueError("x"),
+    CueDecodeError("payload is not UTF-8 JSON"),
+    SignatureError("the cue's signature does not match"),
+    CueTooLarge(20000, 15360),
+    DeliveryError("x", room="r"),
+    RoomNotFound("r"),
+    NoAgentInRoom("r"),
+    Unauthorized(),
+    LiveKitUnreachable("connection refused", room="r"),
+    DeliveryTimeout("no answer in 5 s", room="r"),
+    CueRefused("unknown kind", room="r"),
+]
+
+
+def test_every_error_class_is_in_the_tree() -> None:
+    defined = {
+        obj
+        for _, obj in inspect.getmembers(_errors, inspect.isclass)
+        if obj.__module__ == _errors.__name__
+    }
+    assert defined == set(PARENT)
+    assert {type(e) for e in EXAMPLES} == set(PARENT)
+
+
+@pytest.mark.parametrize(("cls", "parent"), PARENT.items(), ids=lambda c: c.__name__)
+def test_parent(cls: type[LivecueError], parent: type[Exception]) -> None:
+    assert cls.__bases__ == (parent,)
+    assert issubclass(cls, LivecueError)
+
+
+def test_the_docstring_draws_every_class() -> None:
+    doc = _errors.__doc__ or ""
+    for cls in PARENT:
+        assert cls.__name__ in doc
+
+
+def test_every_error_is_exported() -> None:
+    for cls in PARENT:
+        assert getattr(livecue, cls.__name__) is cls
+        assert cls.__name__ in livecue.__all__
+
+
+@pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_retryable_only_when_trying_again_can_help(error: LivecueError) -> None:
+    expected = isinstance(error, (LiveKitUnreachable, DeliveryTimeout))
+    assert error.retryable is expected
+    assert type(error).retryable is expected
+
+
+def test_signature_error_is_a_decode_error() -> None:
+    assert issubclass(SignatureError, CueDecodeError)
+    with pytest.raises(CueDecodeError):
+        raise SignatureError("bad")
+
+
+def test_cue_errors_and_delivery_errors_are_apart() -> None:
+    for error in EXAMPLES:
+        assert not (isinstance(error, CueError) and isinstance(error, DeliveryError))
+
+
+def test_decode_error_keeps_its_reason() -> None:
+    error = CueDecodeError("payload is not a JSON object")
+    assert error.reason == "payload is not a JSON object"
+    assert str(error) == "payload is not a JSON object"
+    assert SignatureError("nope").reason == "nope"
+
+
+def test_too_large_names_size_and_limit() -> None:
+    error = CueTooLarge(20000, 15360)
+    assert (error.size, error.limit) == (20000, 15360)
+    assert "20000" in str(error) and "15360" in str(error)
+
+
+def test_delivery_errors_name_the_room() -> None:
+    assert RoomNotFound("lobby").room == "lobby"
+    assert "lobby" in str(RoomNotFound("lobby"))
+    assert DeliveryError("x").room is None
+    assert DeliveryTimeout("slow", room="lobby").room == "lobby"
+
+
+def test_no_agent_names_the_agent_when_given() -> None:
+    error = NoAgentInRoom("lobby", "concierge")
+    assert error.room == "lobby" and error.agent_name == "concierge"
+    assert "concierge" in str(error) and "lobby" in str(error)
+    assert NoAgentInRoom("lobby").agent_name is None
+
+
+def test_unauthorized_detail() -> None:
+    assert "bad key" in str(Unauthorized("bad key", room="r"))
+    assert Unauthorized("bad key", room="r").room == "r"
+    assert "(" not in str(Unauthorized())
+
+
+def test_cue_refused_keeps_the_agents_reason() -> None:
+    error = CueRefused("unknown kind 'x'", room="r")
+    assert error.reason == "unknown kind 'x'"
+    assert "unknown kind 'x'" in str(error)
+    assert error.room == "r"
