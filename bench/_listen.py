@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from livekit import rtc
+
 from harness.livekit_server import LiveKitServer
 from harness.participants import join
-from livekit import rtc
 
 
 class Inbox:

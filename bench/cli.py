@@ -64,24 +64,38 @@ async def run_process(argv: Sequence[str], env: dict[str, str], cwd: str) -> tup
     return elapsed, err.decode()
 
 
-def costliest_imports(importtime_log: str, top: int = 12) -> list[tuple[str, float]]:
-    """Top-level imports by cumulative milliseconds, from ``-X importtime`` output."""
-    found: list[tuple[str, float]] = []
+def import_tree(importtime_log: str, *, min_ms: float = 5.0, max_depth: int = 3) -> list[str]:
+    """The costly part of ``-X importtime`` output: cumulative ms, indented by nesting.
+
+    Python prints a module after the modules it imported, so parents follow children.
+    """
+    lines = []
     for match in _IMPORT_LINE.finditer(importtime_log):
-        _self_us, cumulative_us, indent, module = match.groups()
-        if len(indent) <= 1:
-            found.append((module, int(cumulative_us) / 1000))
-    return sorted(found, key=lambda item: -item[1])[:top]
+        self_us, cumulative_us, indent, module = match.groups()
+        depth = (len(indent) - 1) // 2
+        if depth <= max_depth and int(cumulative_us) >= min_ms * 1000:
+            lines.append(
+                f"{int(cumulative_us) / 1000:8.1f} ms cumulative {int(self_us) / 1000:6.1f} ms self"
+                f"  {'  ' * depth}{module}"
+            )
+    return lines
+
+
+def top_level_ms(importtime_log: str) -> float:
+    """Milliseconds spent in top-level imports, all of them."""
+    return sum(
+        int(cumulative) / 1000
+        for _self, cumulative, indent, _module in _IMPORT_LINE.findall(importtime_log)
+        if len(indent) <= 1
+    )
 
 
 async def show_imports(env: dict[str, str], cwd: str) -> None:
     for name, argv in commands("importtime probe").items():
         _, err = await run_process(argv, {**env, "PYTHONPROFILEIMPORTTIME": "1"}, cwd)
-        imports = costliest_imports(err, top=200)
-        total = sum(ms for _, ms in imports)
-        log(f"{name}: top-level imports take {total:.0f} ms in all; the costliest:")
-        for module, ms in imports[:12]:
-            log(f"    {ms:8.1f} ms  {module}")
+        log(f"{name}: imports take {top_level_ms(err):.0f} ms; those of 5 ms or more:")
+        for line in import_tree(err):
+            log("    " + line)
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:

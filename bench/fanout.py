@@ -15,9 +15,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from harness.livekit_server import LiveKitServer
 from livekit import api
 
+from harness.livekit_server import LiveKitServer
 from livecue import Credentials, CueSender, new_cue
 
 from ._common import BenchFailure, log, median, rounded

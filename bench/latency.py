@@ -15,10 +15,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness.livekit_server import LiveKitServer
-from harness.participants import join
 from livekit import api, rtc
 
+from harness.livekit_server import LiveKitServer
+from harness.participants import join
 from livecue import Credentials, CueSender, new_cue
 
 from ._common import BenchFailure, log, median, percentile, rounded, use_examples

@@ -19,10 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
-from harness.livekit_server import LiveKitServer
-from harness.participants import join
 from livekit import rtc
 
+from harness.livekit_server import LiveKitServer
+from harness.participants import join
 from livecue import RPC_METHOD, Credentials, CueSender, DeliveryError, Outcome, decode_cue
 from livecue._livekit import LiveKitRooms
 

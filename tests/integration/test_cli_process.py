@@ -11,9 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from harness.livekit_server import LiveKitServer
 
 import livecue
+from harness.livekit_server import LiveKitServer
 from livecue import decode_cue
 
 from .conftest import Participants, room_name

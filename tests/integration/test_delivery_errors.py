@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from harness.livekit_server import free_port
 from livekit import api
 
+from harness.livekit_server import free_port
 from livecue import (
     MAX_CUE_BYTES,
     Credentials,
