@@ -10,7 +10,7 @@ from livekit.agents import Agent, AgentSession
 from livekit.agents.voice.room_io import RoomOptions
 
 from harness.livekit_server import LiveKitServer
-from harness.participants import join
+from harness.participants import join, wait_until_reachable
 from livecue.agent import CueApplied, CueDropped, CueListener, CueReceived, attach
 from offline_llm import OfflineLLM
 
@@ -61,6 +61,7 @@ async def start_agent(
             close_on_disconnect=False,
         ),
     )
+    await wait_until_reachable(server, rtc_room, room, identity)
     running = RunningAgent(rtc_room, session, attach(session, rtc_room, **listener_options), model)
     for event in ("cue_received", "cue_applied", "cue_dropped"):
         running.cues.on(event, running.events.append)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from livekit import api, rtc
 
 from harness.livekit_server import LiveKitServer
+from livecue import Credentials, DeliveryError
+from livecue._livekit import LiveKitRooms
+
+READY_METHOD = "livecue.test.ready"
+READY_TOPIC = "livecue.test.ready"
 
 
 def token(
@@ -41,3 +49,48 @@ async def join(
     jwt = token(server, room, identity, kind=kind, hidden=hidden, attributes=attributes)
     await r.connect(server.url, jwt)
     return r
+
+
+async def wait_until_reachable(
+    server: LiveKitServer, r: rtc.Room, room: str, identity: str, timeout: float = 10.0
+) -> None:
+    """Probe ``identity`` over RPC and data until both reach it.
+
+    ``connect()`` returns before a participant's data channels are open: right
+    after it, livekit-server answers PerformRpc with 500 "data channel is not
+    available" and silently drops SendData packets (more often under load).
+    """
+    got_data = asyncio.Event()
+
+    def on_data(packet: rtc.DataPacket) -> None:
+        if packet.topic == READY_TOPIC:
+            got_data.set()
+
+    r.on("data_received", on_data)
+    r.local_participant.register_rpc_method(READY_METHOD, lambda _: "ready")
+    probe = LiveKitRooms(Credentials(server.url, server.api_key, server.api_secret))
+
+    async def rpc_reaches() -> None:
+        while True:
+            try:
+                await probe.perform_rpc(room, identity, "", method=READY_METHOD, timeout_s=1)
+                return
+            except DeliveryError as exc:
+                if not exc.retryable:
+                    raise
+            await asyncio.sleep(0.02)
+
+    async def data_reaches() -> None:
+        while not got_data.is_set():
+            await probe.send_data(
+                room, b"ready", topic=READY_TOPIC, destination_identities=[identity]
+            )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(got_data.wait(), 0.2)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(rpc_reaches(), data_reaches()), timeout)
+    finally:
+        r.off("data_received", on_data)
+        r.local_participant.unregister_rpc_method(READY_METHOD)
+        await probe.aclose()

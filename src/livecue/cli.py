@@ -161,12 +161,6 @@ def _credentials(args: argparse.Namespace) -> Credentials:
     return Credentials.from_env(dotenv=args.env_file)
 
 
-def _sender(args: argparse.Namespace, **options: Any) -> CueSender:
-    from livecue import CueSender
-
-    return CueSender(_credentials(args), **options)
-
-
 # --------------------------------------------------------------------------- send
 
 
@@ -308,6 +302,7 @@ def _broadcast_json(cue: Cue, transport: str, results: list[SendResult]) -> dict
 def _print_broadcast_table(results: list[SendResult]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # plain Text: room names and messages are not markup
 
     check, cross, _ = _symbols()
     table = Table(box=None, pad_edge=False)
@@ -316,12 +311,14 @@ def _print_broadcast_table(results: list[SendResult]) -> None:
     table.add_column("error")
     for r in results:
         if r.error is not None:
-            table.add_row(r.room, f"[red]{cross} failed[/red]", _one_line(str(r.error)))
+            result = Text(f"{cross} failed", style="red")
         elif r.outcome is None:
-            table.add_row(r.room, f"[green]{check} sent[/green]", "")
+            result = Text(f"{check} sent", style="green")
         else:
-            status = r.outcome.status + (f": {r.outcome.reason}" if r.outcome.reason else "")
-            table.add_row(r.room, f"[green]{check} {status}[/green]", "")
+            reason = f": {r.outcome.reason}" if r.outcome.reason else ""
+            result = Text(f"{check} {r.outcome.status}{reason}", style="green")
+        error = "" if r.error is None else _one_line(str(r.error))
+        table.add_row(Text(r.room), result, Text(error))
     Console(highlight=False).print(table)
 
 
@@ -352,14 +349,15 @@ async def _rooms(args: argparse.Namespace, credentials: Credentials) -> int:
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     table.add_column("room", no_wrap=True)
     table.add_column("participants", justify="right")
     table.add_column("agents")
     for r in rooms:
-        agents = ", ".join(r.agents) if r.agents else "[yellow]none[/yellow]"
-        table.add_row(r.name, str(r.num_participants), agents)
+        agents = Text(", ".join(r.agents)) if r.agents else Text("none", style="yellow")
+        table.add_row(Text(r.name), str(r.num_participants), agents)
     Console(highlight=False).print(table)
     return EXIT_OK
 

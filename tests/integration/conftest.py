@@ -3,17 +3,14 @@
 Every room a test joins is disconnected when the test ends. Room names are
 unique per test because one livekit-server serves the whole session.
 
-``connect()`` returns before a participant's data channels are open: right after
-it, livekit-server answers PerformRpc with 500 "data channel is not available"
-and silently drops SendData packets (both seen here, more often under load). So
-every participant joined here is probed on both paths until it is reachable,
-and tests start from a participant that can really receive.
+Every participant joined here is probed on both paths until it is reachable
+(``harness.participants.wait_until_reachable``), so tests start from a
+participant that can really receive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,12 +19,8 @@ import pytest
 from livekit import rtc
 
 from harness.livekit_server import LiveKitServer
-from harness.participants import join
-from livecue import RPC_METHOD, Credentials, CueSender, DeliveryError, Outcome, decode_cue
-from livecue._livekit import LiveKitRooms
-
-READY_METHOD = "livecue.test.ready"
-READY_TOPIC = "livecue.test.ready"
+from harness.participants import READY_TOPIC, join, wait_until_reachable
+from livecue import RPC_METHOD, Credentials, CueSender, Outcome, decode_cue
 
 Responder = Callable[[rtc.RpcInvocationData], Awaitable[str]]
 
@@ -91,7 +84,6 @@ class Participants:
     def __init__(self, server: LiveKitServer) -> None:
         self.server = server
         self._rooms: list[rtc.Room] = []
-        self._probe: LiveKitRooms | None = None
 
     async def join(
         self,
@@ -104,46 +96,8 @@ class Participants:
         r = rtc.Room()
         self._rooms.append(r)  # before connecting, so a half-open room is still closed
         await join(self.server, room, identity, kind=kind, attributes=attributes, room_obj=r)
-        await self._until_reachable(r, room, identity)
+        await wait_until_reachable(self.server, r, room, identity)
         return r
-
-    async def _until_reachable(
-        self, r: rtc.Room, room: str, identity: str, timeout: float = 10.0
-    ) -> None:
-        if self._probe is None:
-            s = self.server
-            self._probe = LiveKitRooms(Credentials(s.url, s.api_key, s.api_secret))
-        probe = self._probe
-        got_data = asyncio.Event()
-
-        def on_data(packet: rtc.DataPacket) -> None:
-            if packet.topic == READY_TOPIC:
-                got_data.set()
-
-        r.on("data_received", on_data)
-        r.local_participant.register_rpc_method(READY_METHOD, lambda _: "ready")
-
-        async def rpc_reaches() -> None:
-            while True:
-                try:
-                    await probe.perform_rpc(room, identity, "", method=READY_METHOD, timeout_s=1)
-                    return
-                except DeliveryError as exc:
-                    if not exc.retryable:
-                        raise
-                await asyncio.sleep(0.02)
-
-        async def data_reaches() -> None:
-            while not got_data.is_set():
-                await probe.send_data(
-                    room, b"ready", topic=READY_TOPIC, destination_identities=[identity]
-                )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(got_data.wait(), 0.2)
-
-        await asyncio.wait_for(asyncio.gather(rpc_reaches(), data_reaches()), timeout)
-        r.off("data_received", on_data)
-        r.local_participant.unregister_rpc_method(READY_METHOD)
 
     async def rpc_agent(
         self,
@@ -170,8 +124,6 @@ class Participants:
     async def aclose(self) -> None:
         await asyncio.gather(*(r.disconnect() for r in self._rooms), return_exceptions=True)
         self._rooms.clear()
-        if self._probe is not None:
-            await self._probe.aclose()
 
 
 @pytest.fixture

@@ -151,9 +151,7 @@ async def test_failed_rooms_report_their_attempts_and_the_agents_answer(
     hanging = await participants.rpc_agent(slow, respond=hang)
     await participants.rpc_agent(refusing, respond=refuse)
 
-    async with CueSender(
-        credentials, rpc_timeout_s=0.5, max_attempts=2, backoff_base_s=0.01
-    ) as s:
+    async with CueSender(credentials, rpc_timeout_s=0.5, max_attempts=2, backoff_base_s=0.01) as s:
         timed_out, refused = await s.broadcast(new_cue("say", "hi"), rooms=[slow, refusing])
 
     assert isinstance(timed_out.error, DeliveryTimeout)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from livekit import rtc
 
 import livecue
 from harness.livekit_server import LiveKitServer
@@ -281,3 +283,27 @@ async def test_a_dotenv_file_in_the_working_directory_is_honoured(
 
     assert (ran.code, ran.err) == (0, "")
     assert room in [r["name"] for r in json.loads(ran.out)]
+
+
+async def test_ctrl_c_exits_130_without_a_traceback(
+    participants: Participants, env: dict[str, str], tmp_path: Path
+) -> None:
+    room = room_name("cint")
+    called = asyncio.Event()
+
+    async def hang(call: rtc.RpcInvocationData) -> str:
+        called.set()
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    await participants.rpc_agent(room, respond=hang)
+    proc = await asyncio.create_subprocess_exec(
+        str(LIVECUE), "send", room, "hello", "--timeout", "10",
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.wait_for(called.wait(), 10)  # the send is in flight
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+
+    assert proc.returncode == 130
+    assert (out, err) == (b"", b"interrupted\n")
