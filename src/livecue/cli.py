@@ -517,8 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rooms.set_defaults(run=_cmd_rooms)
 
-    # `livecue serve` (the gateway, DESIGN.md §7) goes here: a parser built like the
-    # ones above, whose run function imports livecue.gateway lazily and starts it.
+    from livecue.gateway.commands import add_commands
+
+    add_commands(commands)  # serve, keys
     return parser
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from ._backoff import backoff_delay
 from ._cue import DEFAULT_TOPIC, RPC_METHOD, Cue, Outcome, encode_cue
-from ._errors import CueRefused, LivecueError
+from ._errors import CueRefused, LivecueError, NoAgentInRoom, RoomNotFound
 from ._livekit import Credentials, LiveKitRooms, RoomSummary
 
 Transport = Literal["data", "rpc"]
@@ -119,6 +119,32 @@ class CueSender:
             raise result.error
         return result
 
+    async def send_payload(
+        self,
+        room: str,
+        cue_id: str,
+        payload: bytes,
+        *,
+        transport: Transport | None = None,
+        agent_name: str | None = None,
+        max_attempts: int | None = None,
+    ) -> SendResult:
+        """Deliver cue bytes encoded earlier (by a store that keeps the envelope).
+
+        Unlike :meth:`send` it never raises for a failed delivery: the result's
+        ``error`` says what went wrong. ``max_attempts=1`` leaves retries to the caller.
+        """
+        return await self._deliver(
+            room,
+            cue_id,
+            payload,
+            transport or self.transport,
+            None,
+            None,
+            agent_name=agent_name,
+            max_attempts=max_attempts,
+        )
+
     async def broadcast(
         self,
         cue: Cue,
@@ -158,6 +184,13 @@ class CueSender:
         live = await self._rooms.room_names()
         return sorted(r for r in live if room_prefix is None or r.startswith(room_prefix))
 
+    async def room_has_agent(self, room: str, agent_name: str | None = None) -> bool:
+        try:
+            await self._rooms.find_agent(room, agent_name or self.agent_name)
+        except (NoAgentInRoom, RoomNotFound):
+            return False
+        return True
+
     async def rooms(self) -> list[RoomSummary]:
         """Live rooms and the agents present in each."""
         return await self._rooms.rooms()
@@ -170,6 +203,8 @@ class CueSender:
         transport: Transport,
         to: str | None,
         topic: str | None,
+        agent_name: str | None = None,
+        max_attempts: int | None = None,
     ) -> SendResult:
         """Deliver with retries. A failure is the result's ``error``, never raised, so the
         result still tells how many attempts were made."""
@@ -177,9 +212,9 @@ class CueSender:
         while True:
             attempt += 1
             try:
-                outcome = await self._attempt(room, payload, transport, to, topic)
+                outcome = await self._attempt(room, payload, transport, to, topic, agent_name)
             except LivecueError as exc:
-                if not exc.retryable or attempt >= self._max_attempts:
+                if not exc.retryable or attempt >= (max_attempts or self._max_attempts):
                     return SendResult(room, cue_id, transport, attempts=attempt, error=exc)
                 base, cap = self._backoff
                 delay = backoff_delay(
@@ -193,14 +228,20 @@ class CueSender:
             return SendResult(room, cue_id, transport, attempt, outcome=outcome, error=error)
 
     async def _attempt(
-        self, room: str, payload: bytes, transport: Transport, to: str | None, topic: str | None
+        self,
+        room: str,
+        payload: bytes,
+        transport: Transport,
+        to: str | None,
+        topic: str | None,
+        agent_name: str | None = None,
     ) -> Outcome | None:
         if transport == "data":
             await self._rooms.send_data(
                 room, payload, topic=topic or self.topic, destination_identities=[to] if to else []
             )
             return None
-        identity = to or await self._rooms.find_agent(room, self.agent_name)
+        identity = to or await self._rooms.find_agent(room, agent_name or self.agent_name)
         answer = await self._rooms.perform_rpc(
             room, identity, payload.decode(), method=RPC_METHOD, timeout_s=self._rpc_timeout_s
         )

@@ -1,0 +1,49 @@
+"""FastAPI dependencies: the gateway, and API keys with scopes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..store import KeyRecord
+from .errors import Forbidden, RateLimited, Unauthenticated
+from .runtime import Gateway
+from .services import keys
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def require(scope: str) -> object:
+    """A dependency that admits a request whose API key has ``scope`` (or ``admin``)."""
+
+    async def check(request: Request, gateway: GatewayDep) -> KeyRecord:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        parsed = keys.parse(token.strip()) if scheme.lower() == "bearer" else None
+        if parsed is None:
+            raise Unauthenticated(
+                "missing or malformed API key (send 'Authorization: Bearer lck_...')",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        key_id, secret = parsed
+        record = await gateway.store.get_key(key_id)
+        if record is None or not keys.matches(secret, record.secret_hash):
+            raise Unauthenticated(
+                "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if scope not in record.scopes and "admin" not in record.scopes:
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        wait = gateway.key_limits.take(key_id, gateway.clock())
+        if wait > 0:
+            gateway.metrics.rate_limited.labels("key").inc()
+            raise RateLimited("too many requests for this API key", wait)
+        return record
+
+    return Depends(check)

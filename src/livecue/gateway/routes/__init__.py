@@ -1,0 +1,1 @@
+"""HTTP routes: thin edges over the gateway's services."""

@@ -1,0 +1,127 @@
+"""Everything a running gateway holds, built in ``create_app`` and started by its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from .._errors import LivecueError
+from .._livekit import Credentials
+from ..sender import CueSender
+from ..store import SQLiteStore, Store
+from .config import GatewayConfig, Settings
+from .services.dispatcher import Dispatcher
+from .services.intake import Intake
+from .services.metrics import Metrics
+from .services.ratelimit import TokenBuckets
+from .services.registry import RoomRegistry
+
+logger = logging.getLogger("livecue.gateway")
+
+
+class Gateway:
+    """The gateway's parts. Nothing opens a connection until :meth:`start`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: GatewayConfig,
+        credentials: Credentials,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.credentials = credentials
+        self.clock = clock
+        self.metrics = Metrics()
+        self.store: Store = SQLiteStore(settings.db)
+        self.key_limits = TokenBuckets(
+            settings.rate_per_key, burst=max(1.0, 2 * settings.rate_per_key)
+        )
+        self.registry = RoomRegistry(on_agent_joined=self._agent_joined)
+        self._sender: CueSender | None = None
+        self._dispatcher: Dispatcher | None = None
+        self.intake = Intake(
+            self.store,
+            self.metrics,
+            rate_per_room=settings.rate_per_room,
+            default_transport=settings.transport,
+            wake=self._wake,
+            clock=clock,
+        )
+        self._ready_cache: tuple[float, dict[str, str]] | None = None
+        self.extra_tasks: list[Callable[[], Any]] = []
+
+    @property
+    def sender(self) -> CueSender:
+        if self._sender is None:
+            raise RuntimeError("the gateway is not started")
+        return self._sender
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("the gateway is not started")
+        return self._dispatcher
+
+    def _wake(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.wake()
+
+    async def _agent_joined(self, room: str, identity: str) -> None:
+        if self._dispatcher is not None:
+            await self._dispatcher.release(room, f"agent {identity!r} joined")
+
+    async def start(self) -> None:
+        await self.store.migrate()
+        self._sender = CueSender(
+            self.credentials,
+            transport=self.settings.transport,
+            rpc_timeout_s=self.settings.rpc_timeout_s,
+            concurrency=self.settings.dispatch_concurrency,
+        )
+        self._dispatcher = Dispatcher(
+            self.store, self._sender, self.settings, self.metrics, clock=self.clock
+        )
+        await self._dispatcher.start()
+        logger.info("gateway started", extra={"db": self.settings.db})
+
+    async def stop(self) -> None:
+        if self._dispatcher is not None:
+            await self._dispatcher.stop(self.settings.shutdown_grace_s)
+        if self._sender is not None:
+            await self._sender.aclose()
+        await self.store.aclose()
+        logger.info("gateway stopped")
+
+    @asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state; cached for a second so probes cost little."""
+        now = time.monotonic()
+        if self._ready_cache is not None and now - self._ready_cache[0] < 1.0:
+            return self._ready_cache[1]
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.store.ping(), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(self.sender.resolve_rooms(), 2.0)
+            checks["livekit"] = "ok"
+        except (LivecueError, asyncio.TimeoutError, RuntimeError) as exc:
+            checks["livekit"] = f"unavailable: {exc or type(exc).__name__}"
+        self._ready_cache = (now, checks)
+        return checks

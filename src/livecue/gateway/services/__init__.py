@@ -1,0 +1,1 @@
+"""The gateway's working parts, each usable without HTTP."""

@@ -1,0 +1,236 @@
+"""The outbox loop: claims due cues, delivers them, and records what happened.
+
+Every state change goes through the store first, so a crash at any point
+leaves each accepted cue in a state the next start resumes from: ``sending``
+cues are retried (the agent's dedup by id makes that safe), ``held`` ones wait
+for their agent, everything else is final or due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from ..._backoff import backoff_delay
+from ..._errors import CueRefused, LivecueError, NoAgentInRoom, RoomNotFound
+from ...sender import CueSender
+from ...store import CueRecord, Store
+from ..config import Settings
+from .metrics import Metrics
+
+logger = logging.getLogger("livecue.gateway.dispatcher")
+
+# the agent's answers that end a cue other than "delivered"
+_FINAL_OUTCOMES = {"expired": "expired", "rejected": "failed"}
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        sender: CueSender,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Semaphore(settings.dispatch_concurrency)
+        self._loop_task: asyncio.Task[None] | None = None
+        self._held_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        recovered = await self._store.recover(now=self._clock())
+        if recovered:
+            logger.info(
+                "resuming %d cues that were being sent when the gateway stopped", len(recovered)
+            )
+        self._loop_task = asyncio.create_task(self._run(), name="livecue-dispatcher")
+        self._held_task = asyncio.create_task(self._check_held_rooms(), name="livecue-held-check")
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop claiming cues; give in-flight sends ``grace_s`` to finish."""
+        self._stopping = True
+        self._wake.set()
+        for task in (self._loop_task, self._held_task):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._loop_task, self._held_task) if t), return_exceptions=True
+        )
+        if self._inflight:
+            _, pending = await asyncio.wait(self._inflight, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning(
+                    "%d sends did not finish in time; they resume on restart", len(pending)
+                )
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def release(self, room: str, reason: str) -> int:
+        """Queue the cues held for ``room`` (its agent has arrived)."""
+        ids = await self._store.release_held(room, now=self._clock(), reason=reason)
+        if ids:
+            self._metrics.transitions.labels("queued").inc(len(ids))
+            self.wake()
+        return len(ids)
+
+    # -- the loop -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("dispatcher pass failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+                continue
+            await self._sleep_until_due()
+
+    async def _tick(self) -> None:
+        now = self._clock()
+        expired = await self._store.expire_due(now=now)
+        if expired:
+            self._metrics.transitions.labels("expired").inc(len(expired))
+        free = self._settings.dispatch_concurrency - len(self._inflight)
+        while free > 0 and not self._stopping:
+            batch = await self._store.claim_due(now=self._clock(), limit=free)
+            if not batch:
+                break
+            self._metrics.transitions.labels("sending").inc(len(batch))
+            for record in batch:
+                task = asyncio.create_task(self._deliver(record))
+                self._inflight.add(task)
+                task.add_done_callback(self._on_sent)
+            free -= len(batch)
+        self._metrics.cues_by_state.counts = await self._store.count_by_state()
+
+    def _on_sent(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self.wake()  # capacity freed: there may be more to claim
+
+    async def _sleep_until_due(self) -> None:
+        next_due = await self._store.next_due_at()
+        timeout = 1.0  # also the expiry sweep's period
+        if next_due is not None:
+            timeout = min(timeout, max(0.0, next_due - self._clock()))
+        if len(self._inflight) >= self._settings.dispatch_concurrency:
+            timeout = 1.0  # full: a finished send wakes us
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    # -- one delivery -------------------------------------------------------------
+
+    async def _deliver(self, record: CueRecord) -> None:
+        try:
+            async with self._gate:
+                result = await self._sender.send_payload(
+                    record.room,
+                    record.id,
+                    record.payload.encode(),
+                    transport=record.transport,
+                    agent_name=record.agent_name,
+                    max_attempts=1,  # retries are durable: scheduled in the store
+                )
+            await self._record(
+                record, result.error, result.outcome.status if result.outcome else None
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("recording the delivery of cue %s failed", record.id)
+
+    async def _record(
+        self, record: CueRecord, error: LivecueError | None, outcome: str | None
+    ) -> None:
+        now = self._clock()
+        store = self._store
+        if error is None:
+            if outcome in _FINAL_OUTCOMES:
+                state = _FINAL_OUTCOMES[outcome]
+                reason = f"the agent answered {outcome}"
+            else:
+                state, reason = "delivered", None
+                self._metrics.delivery_latency.observe(max(0.0, now - record.created_at))
+            await store.set_state(
+                record.id,
+                state,  # type: ignore[arg-type]
+                from_state="sending",
+                now=now,
+                reason=reason,
+                outcome=outcome or ("sent" if record.transport == "data" else None),
+            )
+            self._metrics.transitions.labels(state).inc()
+            return
+        if isinstance(error, CueRefused):
+            await store.set_state(
+                record.id,
+                "failed",
+                from_state="sending",
+                now=now,
+                reason=str(error),
+                outcome="rejected",
+            )
+            self._metrics.transitions.labels("failed").inc()
+        elif isinstance(error, (NoAgentInRoom, RoomNotFound)):
+            await store.set_state(
+                record.id, "held", from_state="sending", now=now, reason=str(error)
+            )
+            self._metrics.transitions.labels("held").inc()
+        elif error.retryable:
+            delay = backoff_delay(
+                min(record.attempts - 1, 30),
+                jitter=self._rng.random(),
+                base_s=self._settings.retry_base_s,
+                cap_s=self._settings.retry_cap_s,
+            )
+            await store.set_state(
+                record.id,
+                "retrying",
+                from_state="sending",
+                now=now,
+                reason=str(error),
+                next_attempt_at=now + max(delay, 0.05),
+            )
+            self._metrics.transitions.labels("retrying").inc()
+        else:
+            await store.set_state(
+                record.id, "failed", from_state="sending", now=now, reason=str(error)
+            )
+            self._metrics.transitions.labels("failed").inc()
+
+    # -- held rooms: the slow path when a webhook was missed ------------------------
+
+    async def _check_held_rooms(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self._settings.held_check_s)
+            try:
+                for room in await self._store.held_rooms():
+                    if await self._sender.room_has_agent(room):
+                        await self.release(room, "an agent is in the room (periodic check)")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("checking held rooms failed: %s", exc)

@@ -1,0 +1,120 @@
+"""Accepting cues: the one path from the API, hooks and schedules into the outbox."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..._cue import Cue, encode_cue
+from ...store import CueRecord, NewCue, Store
+from ..errors import RateLimited, Unprocessable
+from .metrics import Metrics
+from .ratelimit import TokenBuckets
+
+Wake = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who asked for a cue, for idempotency and the record."""
+
+    source: str = "api"
+    key_id: str = ""
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    hook_delivery: tuple[str, str] | None = None
+
+
+class Intake:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        *,
+        rate_per_room: float,
+        default_transport: Literal["rpc", "data"],
+        wake: Wake,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._rooms = TokenBuckets(rate_per_room, burst=max(1.0, 2 * rate_per_room))
+        self._transport = default_transport
+        self._wake = wake
+        self._clock = clock
+
+    async def accept(
+        self,
+        room: str,
+        cue: Cue,
+        *,
+        origin: Origin = Origin(),
+        transport: Literal["rpc", "data"] | None = None,
+        agent_name: str | None = None,
+    ) -> tuple[CueRecord, bool]:
+        """Store ``cue`` for ``room`` before anything is sent. Returns (record, newly created)."""
+        payload = encode_cue(cue).decode()  # CueTooLarge before anything is stored
+        now = self._clock()
+        wait = self._rooms.take(room, now)
+        if wait > 0:
+            self._metrics.rate_limited.labels("room").inc()
+            raise RateLimited(f"too many cues for room {room!r}", wait)
+        record, created = await self._store.insert_cue(
+            NewCue(
+                id=cue.id,
+                room=room,
+                transport=transport or self._transport,
+                payload=payload,
+                expires_at=cue.expires_at.timestamp(),
+                agent_name=agent_name,
+                key_id=origin.key_id,
+                idempotency_key=origin.idempotency_key,
+                request_hash=origin.request_hash,
+                source=origin.source,
+            ),
+            now=now,
+            hook_delivery=origin.hook_delivery,
+        )
+        if created:
+            self._metrics.transitions.labels("queued").inc()
+            self._wake()
+        elif origin.idempotency_key is not None and record.request_hash != origin.request_hash:
+            raise Unprocessable("Idempotency-Key was already used with a different request body")
+        return record, created
+
+    async def accept_broadcast(
+        self,
+        rooms: Sequence[str],
+        cue: Cue,
+        *,
+        origin: Origin = Origin(),
+        transport: Literal["rpc", "data"] | None = None,
+        agent_name: str | None = None,
+    ) -> tuple[str, list[CueRecord]]:
+        """One cue per room (each its own id), stored in one transaction."""
+        broadcast_id = uuid.uuid4().hex
+        encode_cue(cue)  # size check once
+        cues = []
+        for room in rooms:
+            per_room = cue.model_copy(update={"id": uuid.uuid4().hex})
+            cues.append(
+                NewCue(
+                    id=per_room.id,
+                    room=room,
+                    transport=transport or self._transport,
+                    payload=encode_cue(per_room).decode(),
+                    expires_at=cue.expires_at.timestamp(),
+                    agent_name=agent_name,
+                    key_id=origin.key_id,
+                    source=origin.source,
+                    broadcast_id=broadcast_id,
+                )
+            )
+        records = await self._store.insert_cues(cues, now=self._clock())
+        if records:
+            self._metrics.transitions.labels("queued").inc(len(records))
+            self._wake()
+        return broadcast_id, records

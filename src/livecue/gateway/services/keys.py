@@ -1,0 +1,45 @@
+"""API keys: ``lck_<id>_<secret>``, stored as the id and a SHA-256 of the secret.
+
+The secret is 192 random bits, so a fast hash is enough: there is nothing to
+brute-force, and verification stays cheap on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+PREFIX = "lck"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: str
+    secret_hash: str
+    token: str
+    """The whole key, shown once to its owner and never stored."""
+
+
+def issue() -> IssuedKey:
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(24)
+    return IssuedKey(key_id, hash_secret(secret), f"{PREFIX}_{key_id}_{secret}")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed key, else None."""
+    prefix, _, rest = token.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != PREFIX or not key_id or not secret:
+        return None
+    return key_id, secret
+
+
+def matches(secret: str, secret_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), secret_hash)

@@ -1,0 +1,71 @@
+"""What the gateway stores: cues and their history, keys. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CueState = Literal["queued", "sending", "delivered", "held", "retrying", "expired", "failed"]
+FINAL_STATES: frozenset[str] = frozenset({"delivered", "expired", "failed"})
+Scope = Literal["send", "broadcast", "read", "agent", "admin"]
+SCOPES: tuple[Scope, ...] = ("send", "broadcast", "read", "agent", "admin")
+
+
+@dataclass(frozen=True)
+class NewCue:
+    """A cue accepted by the gateway, about to be stored."""
+
+    id: str
+    room: str
+    transport: Literal["rpc", "data"]
+    payload: str
+    expires_at: float
+    agent_name: str | None = None
+    key_id: str = ""
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    source: str = "api"
+    broadcast_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CueRecord:
+    id: str
+    room: str
+    transport: Literal["rpc", "data"]
+    agent_name: str | None
+    payload: str
+    state: CueState
+    attempts: int
+    next_attempt_at: float
+    expires_at: float
+    outcome: str | None
+    reason: str | None
+    key_id: str | None
+    idempotency_key: str | None
+    request_hash: str | None
+    source: str
+    broadcast_id: str | None
+    created_at: float
+    updated_at: float
+    delivered_at: float | None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class CueEvent:
+    at: float
+    state: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: str
+    secret_hash: str
+    scopes: frozenset[str]
+    name: str | None
+    created_at: float

@@ -1,0 +1,91 @@
+-- Named queries: each starts with "-- name: NAME" and runs as one statement.
+
+-- name: insert_cue
+INSERT INTO cues (id, room, transport, agent_name, payload, state, attempts, next_attempt_at,
+                  expires_at, key_id, idempotency_key, request_hash, source, broadcast_id,
+                  created_at, updated_at)
+VALUES (:id, :room, :transport, :agent_name, :payload, 'queued', 0, :now,
+        :expires_at, :key_id, :idempotency_key, :request_hash, :source, :broadcast_id,
+        :now, :now);
+
+-- name: insert_event
+INSERT INTO cue_events (cue_id, at, state, reason) VALUES (:cue_id, :at, :state, :reason);
+
+-- name: get_cue
+SELECT * FROM cues WHERE id = :id;
+
+-- name: get_cue_by_idempotency_key
+SELECT * FROM cues WHERE key_id = :key_id AND idempotency_key = :idempotency_key;
+
+-- name: get_events
+SELECT at, state, reason FROM cue_events WHERE cue_id = :cue_id ORDER BY at, rowid;
+
+-- name: claim_due
+UPDATE cues SET state = 'sending', attempts = attempts + 1, updated_at = :now
+WHERE id IN (
+    SELECT id FROM cues
+    WHERE state IN ('queued', 'retrying') AND next_attempt_at <= :now
+    ORDER BY next_attempt_at, created_at
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: set_state
+UPDATE cues
+SET state = :state, reason = :reason, outcome = COALESCE(:outcome, outcome),
+    next_attempt_at = COALESCE(:next_attempt_at, next_attempt_at),
+    delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END,
+    updated_at = :now
+WHERE id = :id AND state = :from_state;
+
+-- name: release_held
+UPDATE cues SET state = 'queued', next_attempt_at = :now, reason = :reason, updated_at = :now
+WHERE room = :room AND state = 'held'
+RETURNING id;
+
+-- name: held_rooms
+SELECT DISTINCT room FROM cues WHERE state = 'held';
+
+-- name: expire_due
+UPDATE cues SET state = 'expired', reason = :reason, updated_at = :now
+WHERE state IN ('queued', 'retrying', 'held') AND expires_at <= :now
+RETURNING id;
+
+-- name: recover_sending
+UPDATE cues SET state = 'retrying', next_attempt_at = :now, reason = :reason, updated_at = :now
+WHERE state = 'sending'
+RETURNING id;
+
+-- name: next_due_at
+SELECT MIN(next_attempt_at) AS at FROM cues WHERE state IN ('queued', 'retrying');
+
+-- name: pending_for_room
+SELECT * FROM cues
+WHERE room = :room AND transport = 'data' AND state IN ('held', 'queued', 'retrying')
+  AND expires_at > :now
+ORDER BY created_at;
+
+-- name: count_by_state
+SELECT state, COUNT(*) AS n FROM cues GROUP BY state;
+
+-- name: get_hook_delivery
+SELECT cue_id FROM hook_deliveries WHERE hook = :hook AND delivery_id = :delivery_id;
+
+-- name: insert_hook_delivery
+INSERT INTO hook_deliveries (hook, delivery_id, cue_id, received_at)
+VALUES (:hook, :delivery_id, :cue_id, :now);
+
+-- name: get_last_tick
+SELECT last_tick FROM schedule_ticks WHERE schedule = :schedule;
+
+-- name: advance_tick
+INSERT INTO schedule_ticks (schedule, last_tick) VALUES (:schedule, :tick)
+ON CONFLICT (schedule) DO UPDATE SET last_tick = excluded.last_tick
+WHERE schedule_ticks.last_tick < excluded.last_tick;
+
+-- name: insert_key
+INSERT INTO api_keys (id, secret_hash, scopes, name, created_at)
+VALUES (:id, :secret_hash, :scopes, :name, :now);
+
+-- name: get_key
+SELECT * FROM api_keys WHERE id = :id AND revoked_at IS NULL;
