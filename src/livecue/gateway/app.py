@@ -12,7 +12,7 @@ from .. import __version__
 from .._livekit import Credentials
 from . import errors
 from .config import GatewayConfig, Settings, load_config
-from .routes import cues, livekit_webhook, ops, rooms
+from .routes import cues, hooks, livekit_webhook, ops, rooms
 from .runtime import Gateway
 
 
@@ -86,7 +86,7 @@ def create_app(
     )
     app.state.gateway = gateway
     errors.install(app)
-    for router in (cues.router, rooms.router, livekit_webhook.router, ops.router):
+    for router in (cues.router, rooms.router, hooks.router, livekit_webhook.router, ops.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

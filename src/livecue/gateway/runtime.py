@@ -7,18 +7,20 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from .._errors import LivecueError
 from .._livekit import Credentials
 from ..sender import CueSender
 from ..store import SQLiteStore, Store
 from .config import GatewayConfig, Settings
+from .services.cue_templates import CueRenderer
 from .services.dispatcher import Dispatcher
+from .services.hooks import HookProcessor
 from .services.intake import Intake
 from .services.metrics import Metrics
 from .services.ratelimit import TokenBuckets
 from .services.registry import RoomRegistry
+from .services.schedules import Scheduler
 
 logger = logging.getLogger("livecue.gateway")
 
@@ -54,8 +56,29 @@ class Gateway:
             wake=self._wake,
             clock=clock,
         )
+        self.renderer = CueRenderer()
+        self.hooks = HookProcessor(
+            config.hooks,
+            self.store,
+            self.intake,
+            self.renderer,
+            self.metrics,
+            default_ttl_s=settings.default_ttl_s,
+            clock=clock,
+        )
+        self.scheduler = Scheduler(
+            config.schedules,
+            self.store,
+            self.intake,
+            self.renderer,
+            self._live_rooms,
+            default_ttl_s=settings.default_ttl_s,
+            clock=clock,
+        )
         self._ready_cache: tuple[float, dict[str, str]] | None = None
-        self.extra_tasks: list[Callable[[], Any]] = []
+
+    async def _live_rooms(self, prefix: str | None) -> list[str]:
+        return await self.sender.resolve_rooms(room_prefix=prefix)
 
     @property
     def sender(self) -> CueSender:
@@ -89,9 +112,11 @@ class Gateway:
             self.store, self._sender, self.settings, self.metrics, clock=self.clock
         )
         await self._dispatcher.start()
+        await self.scheduler.start()
         logger.info("gateway started", extra={"db": self.settings.db})
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         if self._dispatcher is not None:
             await self._dispatcher.stop(self.settings.shutdown_grace_s)
         if self._sender is not None:

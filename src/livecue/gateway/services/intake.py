@@ -54,11 +54,15 @@ class Intake:
         origin: Origin = Origin(),
         transport: Literal["rpc", "data"] | None = None,
         agent_name: str | None = None,
+        respect_rate_limit: bool = True,
     ) -> tuple[CueRecord, bool]:
-        """Store ``cue`` for ``room`` before anything is sent. Returns (record, newly created)."""
+        """Store ``cue`` for ``room`` before anything is sent. Returns (record, newly created).
+
+        ``respect_rate_limit=False`` is for the gateway's own schedules.
+        """
         payload = encode_cue(cue).decode()  # CueTooLarge before anything is stored
         now = self._clock()
-        wait = self._rooms.take(room, now)
+        wait = self._rooms.take(room, now) if respect_rate_limit else 0.0
         if wait > 0:
             self._metrics.rate_limited.labels("room").inc()
             raise RateLimited(f"too many cues for room {room!r}", wait)

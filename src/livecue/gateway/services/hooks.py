@@ -1,0 +1,152 @@
+"""Inbound webhooks: verify, filter, map the payload to a room and a cue, dedup deliveries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from ..._errors import ConfigError, CueDecodeError
+from ..._hook_signatures import HookVerificationError, verify
+from ...store import CueRecord, Store
+from ..config import HookConfig
+from ..errors import NotFound, Unauthenticated, Unprocessable
+from ..templates import TemplateError, TemplateFieldMissing, compile_condition
+from .cue_templates import CueRenderer
+from .intake import Intake, Origin
+from .metrics import Metrics
+
+logger = logging.getLogger("livecue.gateway.hooks")
+
+
+@dataclass(frozen=True)
+class HookResult:
+    status: Literal["accepted", "duplicate", "ignored"]
+    record: CueRecord | None = None
+
+
+class _Hook:
+    def __init__(self, name: str, config: HookConfig, renderer: CueRenderer) -> None:
+        self.name = name
+        self.config = config
+        self.secrets = config.verify.resolved_secrets()
+        try:
+            self.condition = (
+                compile_condition(config.filter, f"hooks.{name}.filter") if config.filter else None
+            )
+            renderer.compile(config.cue, f"hooks.{name}")
+            renderer.compile_text(f"hooks.{name}.room", config.room)
+            if config.delivery_id:
+                renderer.compile_text(f"hooks.{name}.delivery_id", config.delivery_id)
+        except TemplateError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+class HookProcessor:
+    def __init__(
+        self,
+        hooks: Mapping[str, HookConfig],
+        store: Store,
+        intake: Intake,
+        renderer: CueRenderer,
+        metrics: Metrics,
+        *,
+        default_ttl_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._renderer = renderer
+        self._hooks = {name: _Hook(name, cfg, renderer) for name, cfg in hooks.items()}
+        self._store = store
+        self._intake = intake
+        self._metrics = metrics
+        self._default_ttl_s = default_ttl_s
+        self._clock = clock
+
+    def names(self) -> list[str]:
+        return sorted(self._hooks)
+
+    async def handle(self, name: str, body: bytes, headers: Mapping[str, str]) -> HookResult:
+        hook = self._hooks.get(name)
+        if hook is None:
+            raise NotFound(f"no hook named {name!r} is configured")
+        verify_cfg = hook.config.verify
+        now = self._clock()
+        try:
+            verified = verify(
+                verify_cfg.scheme,
+                body,
+                headers,
+                hook.secrets,
+                now,
+                tolerance_s=verify_cfg.tolerance_s,
+                header=verify_cfg.header,
+                timestamp_header=verify_cfg.timestamp_header,
+                delivery_id_header=verify_cfg.delivery_id_header,
+            )
+        except HookVerificationError as exc:
+            self._metrics.webhook_verifications.labels(name, "rejected").inc()
+            logger.warning("hook delivery refused", extra={"hook": name, "reason": exc.reason})
+            raise Unauthenticated(f"webhook verification failed: {exc.reason}") from None
+        self._metrics.webhook_verifications.labels(name, "ok").inc()
+
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Unprocessable("the webhook body is not JSON") from None
+        context = {"payload": payload, "hook": name}
+
+        delivery_id = verified.delivery_id
+        if delivery_id is None and hook.config.delivery_id:
+            delivery_id = self._render(hook, "delivery_id", hook.config.delivery_id, context)
+        if delivery_id:
+            existing = await self._store.hook_delivery(name, delivery_id)
+            if existing is not None:
+                return HookResult("duplicate", await self._store.get_cue(existing))
+
+        if hook.condition is not None and not hook.condition.matches(context):
+            return HookResult("ignored")
+
+        room = self._render(hook, "room", hook.config.room, context)
+        if not room:
+            raise Unprocessable(f"hooks.{name}.room rendered empty")
+        try:
+            cue = self._renderer.render(
+                hook.config.cue,
+                context,
+                now=datetime.fromtimestamp(now, tz=timezone.utc),
+                default_ttl_s=self._default_ttl_s,
+                owner=f"hooks.{name}",
+            )
+        except TemplateFieldMissing as exc:
+            raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+        except CueDecodeError as exc:
+            raise Unprocessable(f"hook {name!r} made an invalid cue: {exc.reason}") from None
+        record, created = await self._intake.accept(
+            room,
+            cue,
+            origin=Origin(
+                source=f"hook:{name}",
+                hook_delivery=(name, delivery_id) if delivery_id else None,
+            ),
+            transport=hook.config.transport,
+        )
+        return HookResult("accepted" if created else "duplicate", record)
+
+    def _render(self, hook: _Hook, field: str, source: str, context: Mapping[str, Any]) -> str:
+        try:
+            return self._renderer.render_text(f"hooks.{hook.name}.{field}", source, context)
+        except TemplateFieldMissing as exc:
+            raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+
+
+def describe(result: HookResult) -> dict[str, Any]:
+    record = result.record
+    return {
+        "status": result.status,
+        "id": record.id if record else None,
+        "room": record.room if record else None,
+    }
