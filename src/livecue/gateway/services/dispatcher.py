@@ -146,6 +146,8 @@ class Dispatcher:
     async def _deliver(self, record: CueRecord) -> None:
         try:
             async with self._gate:
+                if record.transport == "data" and not await self._has_agent(record):
+                    return
                 result = await self._sender.send_payload(
                     record.room,
                     record.id,
