@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from types import ModuleType
 
 from . import cli, fanout, latency
@@ -32,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    run: Callable[[argparse.Namespace], Awaitable[dict[str, object]]] = BENCHMARKS[args.name].run
+    run: Callable[[argparse.Namespace], Coroutine[None, None, dict[str, object]]]
+    run = BENCHMARKS[args.name].run
     try:
         result = asyncio.run(run(args))
     except BenchFailure as exc:

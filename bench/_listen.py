@@ -2,6 +2,11 @@
 
 Keeping the listeners out of the benchmark's own process means their packet
 handling does not run on the sender's event loop while it is being timed.
+
+The participants join with ``harness.participants.LOOPBACK_OPTIONS``: with the
+SDK's defaults, 200 participants in one process exhaust it; with them, they hold
+about 600 descriptors and a dozen threads.
+
 Requests and answers are JSON lines on stdin and stdout; the server comes from
 ``LIVEKIT_URL`` / ``LIVEKIT_API_KEY`` / ``LIVEKIT_API_SECRET``.
 
@@ -85,7 +90,11 @@ async def join_all(
         async with gate:
             await join(server, room, "listener", room_obj=r)
 
-    await asyncio.gather(*(one(room) for room in rooms))
+    try:
+        await asyncio.gather(*(one(room) for room in rooms))
+    except BaseException:
+        await asyncio.gather(*(r.disconnect() for r in joined), return_exceptions=True)
+        raise
     return joined
 
 

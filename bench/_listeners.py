@@ -80,7 +80,8 @@ class Listeners:
         await self._proc.stdin.drain()
         line = await self._proc.stdout.readline()
         if not line:
-            raise BenchFailure(f"the listener process exited ({self._proc.returncode})")
+            code = await self._proc.wait()
+            raise BenchFailure(f"the listener process exited with {code} (its error is above)")
         answer: dict[str, Any] = json.loads(line)
         return answer
 

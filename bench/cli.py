@@ -48,16 +48,23 @@ def commands(text: str) -> dict[str, list[str]]:
 def clean_env(server: LiveKitServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "LIVECUE_"))}
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # As installed: cached bytecode is written once and reused, not recompiled every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return {**env, **server.env}
 
 
 async def run_process(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
-    """Wall time of the process, spawn to exit (this loop keeps serving the listener)."""
+    """Wall time of the process, spawn to exit, and its stderr."""
     start = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *argv, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise BenchFailure(f"{argv[0]} did not finish within 60s") from None
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise BenchFailure(f"{argv[0]} exited {proc.returncode}: {err.decode().strip()[-500:]}")

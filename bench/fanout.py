@@ -33,7 +33,7 @@ RAW_TOPIC = "bench"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rooms", type=int, default=200, help="rooms, one listener each")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per variant")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per variant")
     parser.add_argument("--concurrency", type=int, default=32, help="livecue's and raw's bound")
     parser.add_argument(
         "--join-concurrency", type=int, default=10, help="listeners joining at once"
@@ -66,7 +66,7 @@ def raw_payload(marker: str) -> bytes:
 async def open_data_channels(
     client: api.LiveKitAPI, listeners: Listeners, concurrency: int
 ) -> None:
-    """Send until every listener has received a packet: a fresh join may not get the first."""
+    """Send until every listener has received a packet, so no run is timed on a cold path."""
     rooms = listeners.rooms
     missing = list(rooms)
     for attempt in range(1, 21):
@@ -82,22 +82,28 @@ async def open_data_channels(
 
 async def measure(
     variants: dict[str, Variant], listeners: Listeners, runs: int
-) -> dict[str, list[float]]:
-    """A verified warm-up of each variant, then ``runs`` timed rounds in rotating order."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """A verified warm-up of each variant, then ``runs`` timed rounds in rotating order.
+
+    Returns wall seconds and this process's CPU seconds per variant and run.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for round_ in range(runs + 1):
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
         for name in order:
             marker = f"{name}-run{round_}-{time.time_ns()}"
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             await variants[name](marker)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu_used = time.perf_counter() - start, time.process_time() - cpu_start
             label = f"{name} {'warm-up' if round_ == 0 else f'run {round_}'}"
-            log(f"{await listeners.expect_once(marker, label)} ({elapsed:.3f}s)")
+            summary = await listeners.expect_once(marker, label)
+            log(f"{summary} ({elapsed:.3f}s, sender CPU {cpu_used:.3f}s)")
             if round_ > 0:
-                times[name].append(elapsed)
-    return times
+                wall[name].append(elapsed)
+                cpu[name].append(cpu_used)
+    return wall, cpu
 
 
 async def profile(variant: Variant, label: str) -> None:
@@ -136,7 +142,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await raw_fanout(raw_client, rooms, raw_payload(marker), args.concurrency)
 
             variants: dict[str, Variant] = {"livecue": livecue, "seed": seed, "raw": raw}
-            times = await measure(variants, listeners, args.runs)
+            times, cpu = await measure(variants, listeners, args.runs)
             if args.profile:
                 await profile(livecue, "livecue")
                 await profile(raw, "raw")
@@ -146,7 +152,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await listeners.close()
 
     for name, values in times.items():
-        log(f"{name}: runs {[round(v, 4) for v in values]}")
+        per_room_us = median(cpu[name]) / len(rooms) * 1e6
+        log(f"{name}: runs {[round(v, 4) for v in values]}, sender CPU {per_room_us:.0f} us/room")
     result = {name: median(values) for name, values in times.items()}
     log(
         f"seed/livecue = {result['seed'] / result['livecue']:.1f} (target >= 20), "

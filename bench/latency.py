@@ -2,14 +2,17 @@
 
 ``data`` and ``rpc`` end at the ``cue_received`` event of livecue's listener on a
 real AgentSession (the cue has passed the origin check and decoded); ``raw``
-ends at a bare ``data_received`` handler on a plain room. The three columns
-take turns, in rotating order, so machine noise falls on all of them alike.
+ends at a bare ``data_received`` handler on a plain room. ``rpc`` includes the
+sender's agent lookup (ListParticipants) that precedes every PerformRpc. The
+three columns take turns, in rotating order, so machine noise falls on all of
+them alike. Each send waits for the previous one to be fully handled.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -123,44 +126,58 @@ async def measure(columns: dict[str, Column], sends: int, warmup: int) -> dict[s
     return samples
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
-    use_examples()
+async def _run_columns(
+    server: LiveKitServer, stack: contextlib.AsyncExitStack, args: argparse.Namespace
+) -> dict[str, list[float]]:
+    """Join everyone, then measure; ``stack`` undoes each step that was taken."""
     from harness.agent import start_agent
     from harness.observer import Observer
 
+    creds = Credentials(server.url, server.api_key, server.api_secret)
+    observer = await Observer.join(server, AGENT_ROOM)
+    stack.push_async_callback(observer.leave)
+    agent = await start_agent(server, AGENT_ROOM)
+    stack.push_async_callback(agent.stop)
+    listener = await join(server, RAW_ROOM, "listener")
+    stack.push_async_callback(listener.disconnect)
+    # the agent's room also holds the user (the observer): give the raw room a second too
+    bystander = await join(server, RAW_ROOM, "user")
+    stack.push_async_callback(bystander.disconnect)
+
+    arrivals = Arrivals()
+    agent.cues.on("cue_received", arrivals.on_cue_received)
+    agent.cues.on("cue_applied", arrivals.on_outcome)
+    agent.cues.on("cue_dropped", arrivals.on_outcome)
+    listener.on("data_received", arrivals.on_raw)
+    data_sender = CueSender(creds, transport="data")
+    stack.push_async_callback(data_sender.aclose)
+    rpc_sender = CueSender(creds, transport="rpc")
+    stack.push_async_callback(rpc_sender.aclose)
+    raw_client = api.LiveKitAPI(server.url, server.api_key, server.api_secret)
+    stack.push_async_callback(raw_client.aclose)
+
+    columns = {
+        "data": livecue_column(data_sender, arrivals, "data"),
+        "rpc": livecue_column(rpc_sender, arrivals, "rpc"),
+        "raw": raw_column(raw_client, arrivals),
+    }
+    log(f"{args.warmup} warm-up and {args.sends} timed rounds of data, rpc, raw")
+    return await measure(columns, args.sends, args.warmup)
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    use_examples()
     with LiveKitServer() as server:
-        creds = Credentials(server.url, server.api_key, server.api_secret)
-        observer = await Observer.join(server, AGENT_ROOM)
-        agent = await start_agent(server, AGENT_ROOM)
-        listener = await join(server, RAW_ROOM, "listener")
-        arrivals = Arrivals()
-        agent.cues.on("cue_received", arrivals.on_cue_received)
-        agent.cues.on("cue_applied", arrivals.on_outcome)
-        agent.cues.on("cue_dropped", arrivals.on_outcome)
-        listener.on("data_received", arrivals.on_raw)
-        data_sender = CueSender(creds, transport="data")
-        rpc_sender = CueSender(creds, transport="rpc")
-        raw_client = api.LiveKitAPI(server.url, server.api_key, server.api_secret)
-        try:
-            columns = {
-                "data": livecue_column(data_sender, arrivals, "data"),
-                "rpc": livecue_column(rpc_sender, arrivals, "rpc"),
-                "raw": raw_column(raw_client, arrivals),
-            }
-            log(f"{args.warmup} warm-up and {args.sends} timed rounds of data, rpc, raw")
-            samples = await measure(columns, args.sends, args.warmup)
-        finally:
-            await data_sender.aclose()
-            await rpc_sender.aclose()
-            await raw_client.aclose()
-            await agent.stop()
-            await observer.leave()
-            await listener.disconnect()
+        async with contextlib.AsyncExitStack() as stack:
+            samples = await _run_columns(server, stack, args)
 
     result: dict[str, object] = {"bench": NAME}
     for name, values in samples.items():
         p50, p99 = median(values), percentile(values, 99)
-        log(f"{name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {max(values):.3f} ms")
+        worst = max(range(len(values)), key=values.__getitem__)
+        log(
+            f"{name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {values[worst]:.3f} ms (send {worst})"
+        )
         result[f"{name}_p50_ms"] = rounded(p50, 3)
         result[f"{name}_p99_ms"] = rounded(p99, 3)
     gap = median(samples["data"]) - median(samples["raw"])

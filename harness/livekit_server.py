@@ -44,6 +44,7 @@ class LiveKitServer:
     api_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     port: int = field(default_factory=free_port)
     udp_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    stun_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     _proc: subprocess.Popen[bytes] | None = None
     _dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -77,6 +78,11 @@ class LiveKitServer:
             "  enable_loopback_candidate: true",
             "  ips:",
             "    includes: ['127.0.0.1/32']",
+            # Without this, clients are handed public STUN host names; every connection
+            # then blocks a thread on a DNS lookup that this closed network never answers.
+            # A closed loopback port fails at once instead.
+            "  stun_servers:",
+            f"    - 127.0.0.1:{self.stun_port}",
             "keys:",
             f"  {self.api_key}: {self.api_secret}",
             "logging:",

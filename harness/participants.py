@@ -11,6 +11,19 @@ from harness.livekit_server import LiveKitServer
 from livecue import Credentials, DeliveryError
 from livecue._livekit import LiveKitRooms
 
+# Two WebRTC options for many participants on one machine:
+# - gather ICE candidates once: by default every new connection in a process makes all
+#   earlier ones gather again, so sockets and threads grow with the square of the rooms
+#   (200 rooms hit the open-files limit);
+# - a STUN server given as an IP literal, so no connection resolves public STUN host
+#   names, which in a closed network parks a thread per lookup.
+LOOPBACK_OPTIONS = rtc.RoomOptions(
+    rtc_config=rtc.RtcConfiguration(
+        continual_gathering_policy=rtc.ContinualGatheringPolicy.GATHER_ONCE,
+        ice_servers=[rtc.IceServer(urls=["stun:127.0.0.1:9"])],
+    )
+)
+
 READY_METHOD = "livecue.test.ready"
 READY_TOPIC = "livecue.test.ready"
 
@@ -47,7 +60,7 @@ async def join(
     """Connect ``identity`` to ``room`` (created on join); ``kind="agent"`` joins as an agent."""
     r = room_obj or rtc.Room()
     jwt = token(server, room, identity, kind=kind, hidden=hidden, attributes=attributes)
-    await r.connect(server.url, jwt)
+    await r.connect(server.url, jwt, LOOPBACK_OPTIONS)
     return r
 
 
