@@ -32,9 +32,26 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
+        buffered: list[Message] = []
+        if declared is None:
+            # No Content-Length (chunked): read the body here, up to the limit, before the app
+            # runs. Raised from inside FastAPI's body parsing, _TooLarge would become a 400.
+            while True:
+                message = await receive()
+                buffered.append(message)
+                if message["type"] != "http.request":
+                    break
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    await self._refuse(send)
+                    return
+                if not message.get("more_body", False):
+                    break
 
         async def counted() -> Message:
             nonlocal seen
+            if buffered:
+                return buffered.pop(0)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))

@@ -56,6 +56,14 @@ class VerifyConfig(BaseModel):
     timestamp_header: str | None = None
     delivery_id_header: str | None = None
 
+    @model_validator(mode="after")
+    def _options_fit_the_scheme(self) -> VerifyConfig:
+        if self.scheme != "hmac_sha256" and (self.header or self.timestamp_header):
+            raise ValueError("header and timestamp_header apply to the hmac_sha256 scheme only")
+        if self.delivery_id_header and self.scheme not in ("hmac_sha256", "bearer"):
+            raise ValueError("delivery_id_header applies to hmac_sha256 and bearer only")
+        return self
+
     def resolved_secrets(self) -> list[str]:
         found = list(self.secrets)
         for name in self.secrets_env:

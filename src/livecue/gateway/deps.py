@@ -12,7 +12,7 @@ from .runtime import Gateway
 from .services import keys
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:  # async: sync dependencies use a thread
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -33,7 +33,7 @@ def require(scope: str) -> object:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         key_id, secret = parsed
-        record = await gateway.store.get_key(key_id)
+        record = await gateway.api_key(key_id)
         if record is None or not keys.matches(secret, record.secret_hash):
             raise Unauthenticated(
                 "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from .._errors import LivecueError
 from .._livekit import Credentials
 from ..sender import CueSender
-from ..store import SQLiteStore, Store
+from ..store import KeyRecord, SQLiteStore, Store
 from .config import GatewayConfig, Settings
 from .services.cue_templates import CueRenderer
 from .services.dispatcher import Dispatcher
@@ -23,6 +23,9 @@ from .services.registry import RoomRegistry
 from .services.schedules import Scheduler
 
 logger = logging.getLogger("livecue.gateway")
+
+KEY_CACHE_S = 5.0
+"""How long a looked-up API key is trusted before it is read again (so revocation lags)."""
 
 
 class Gateway:
@@ -76,6 +79,19 @@ class Gateway:
             clock=clock,
         )
         self._ready_cache: tuple[float, dict[str, str]] | None = None
+        self._keys: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    async def api_key(self, key_id: str) -> KeyRecord | None:
+        """The key's record, cached briefly: a database read per request would cap throughput."""
+        now = time.monotonic()
+        cached = self._keys.get(key_id)
+        if cached is not None and now - cached[0] < KEY_CACHE_S:
+            return cached[1]
+        record = await self.store.get_key(key_id)
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[key_id] = (now, record)
+        return record
 
     async def _live_rooms(self, prefix: str | None) -> list[str]:
         return await self.sender.resolve_rooms(room_prefix=prefix)

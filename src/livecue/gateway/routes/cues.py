@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path
 from ..._cue import decode_cue, utcnow
 from ...store import KeyRecord
 from ..deps import GatewayDep, require
-from ..errors import NotFound, Unprocessable
+from ..errors import NotFound, Unavailable, Unprocessable
 from ..schemas import (
     BroadcastAccepted,
     BroadcastIn,
@@ -137,21 +137,25 @@ async def report_outcome(
     _: Annotated[KeyRecord, require("agent")],
 ) -> None:
     """An agent on the data transport reports what it did with a cue (its receipt)."""
-    record = await gateway.store.get_cue(cue_id)
-    if record is None:
-        raise NotFound(f"no cue with id {cue_id!r}")
-    if record.final and record.state != "delivered":
-        raise Unprocessable(f"cue {cue_id!r} is already {record.state}")
     state = {"expired": "expired", "rejected": "failed"}.get(body.status, "delivered")
-    now = gateway.clock()
-    await gateway.store.set_state(
-        cue_id,
-        state,  # type: ignore[arg-type]
-        from_state=record.state,
-        now=now,
-        reason=body.reason or f"the agent reported {body.status}",
-        outcome=body.status,
-    )
+    # The dispatcher may move the cue (sending -> delivered "sent") between our read and
+    # our write; the write is conditional on the state read, so read again and retry.
+    for _attempt in range(5):
+        record = await gateway.store.get_cue(cue_id)
+        if record is None:
+            raise NotFound(f"no cue with id {cue_id!r}")
+        if record.final and record.state != "delivered":
+            raise Unprocessable(f"cue {cue_id!r} is already {record.state}")
+        if await gateway.store.set_state(
+            cue_id,
+            state,  # type: ignore[arg-type]
+            from_state=record.state,
+            now=gateway.clock(),
+            reason=body.reason or f"the agent reported {body.status}",
+            outcome=body.status,
+        ):
+            return
+    raise Unavailable(f"cue {cue_id!r} kept changing; report again")
 
 
 @router.get("/rooms/{room}/pending", response_model=PendingOut, responses=_ERRORS)

@@ -15,6 +15,8 @@ import random
 import time
 from collections.abc import Callable
 
+from livekit import api
+
 from ..._backoff import backoff_delay
 from ..._errors import CueRefused, LivecueError, NoAgentInRoom, RoomNotFound
 from ...sender import CueSender
@@ -24,8 +26,21 @@ from .metrics import Metrics
 
 logger = logging.getLogger("livecue.gateway.dispatcher")
 
+NO_AGENT_MEMO_S = 1.0
+"""How long "no agent in this room" is believed without asking LiveKit again."""
+
 # the agent's answers that end a cue other than "delivered"
 _FINAL_OUTCOMES = {"expired": "expired", "rejected": "failed"}
+
+
+def _not_listening_yet(error: LivecueError) -> bool:
+    """The agent is in the room but has no livecue RPC method: LiveKit's RpcError 1400.
+
+    An agent joins (and LiveKit's webhook releases its held cues) before its code has
+    called ``attach()``, so this is retried like a timeout until the cue expires.
+    """
+    cause = error.__cause__
+    return isinstance(cause, api.ServerError) and "RpcError 1400" in (cause.message or "")
 
 
 class Dispatcher:
@@ -51,6 +66,9 @@ class Dispatcher:
         self._gate = asyncio.Semaphore(settings.dispatch_concurrency)
         self._loop_task: asyncio.Task[None] | None = None
         self._held_task: asyncio.Task[None] | None = None
+        # rooms just found without an agent: a burst of cues for one of them is held
+        # without asking LiveKit again for each (an agent's arrival clears the entry)
+        self._no_agent_since: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -88,6 +106,7 @@ class Dispatcher:
 
     async def release(self, room: str, reason: str) -> int:
         """Queue the cues held for ``room`` (its agent has arrived)."""
+        self._no_agent_since.pop(room, None)
         ids = await self._store.release_held(room, now=self._clock(), reason=reason)
         if ids:
             self._metrics.transitions.labels("queued").inc(len(ids))
@@ -145,6 +164,10 @@ class Dispatcher:
 
     async def _deliver(self, record: CueRecord) -> None:
         try:
+            seen_empty = self._no_agent_since.get(record.room)
+            if seen_empty is not None and time.monotonic() - seen_empty < NO_AGENT_MEMO_S:
+                await self._record(record, NoAgentInRoom(record.room, record.agent_name), None)
+                return
             async with self._gate:
                 if record.transport == "data" and not await self._has_agent(record):
                     return
@@ -156,13 +179,43 @@ class Dispatcher:
                     agent_name=record.agent_name,
                     max_attempts=1,  # retries are durable: scheduled in the store
                 )
+            if isinstance(result.error, (NoAgentInRoom, RoomNotFound)):
+                self._remember_no_agent(record.room)
             await self._record(
                 record, result.error, result.outcome.status if result.outcome else None
             )
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("recording the delivery of cue %s failed", record.id)
+            logger.exception("delivering cue %s failed unexpectedly; retrying it", record.id)
+            # never leave a cue in "sending" until the next restart
+            with contextlib.suppress(Exception):
+                now = self._clock()
+                await self._store.set_state(
+                    record.id,
+                    "retrying",
+                    from_state="sending",
+                    now=now,
+                    reason="internal error while sending",
+                    next_attempt_at=now + self._settings.retry_cap_s,
+                )
+
+    async def _has_agent(self, record: CueRecord) -> bool:
+        """A data packet reaches nobody in a room without an agent: hold such a cue for one."""
+        try:
+            if await self._sender.room_has_agent(record.room, record.agent_name):
+                return True
+            self._remember_no_agent(record.room)
+            error: LivecueError = NoAgentInRoom(record.room, record.agent_name)
+        except LivecueError as exc:  # LiveKit unreachable, a timeout: retried like a send
+            error = exc
+        await self._record(record, error, None)
+        return False
+
+    def _remember_no_agent(self, room: str) -> None:
+        if len(self._no_agent_since) > 10_000:
+            self._no_agent_since.clear()
+        self._no_agent_since[room] = time.monotonic()
 
     async def _record(
         self, record: CueRecord, error: LivecueError | None, outcome: str | None
@@ -201,7 +254,7 @@ class Dispatcher:
                 record.id, "held", from_state="sending", now=now, reason=str(error)
             )
             self._metrics.transitions.labels("held").inc()
-        elif error.retryable:
+        elif error.retryable or _not_listening_yet(error):
             delay = backoff_delay(
                 min(record.attempts - 1, 30),
                 jitter=self._rng.random(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from ..._errors import ConfigError, CueDecodeError
 from ..._hook_signatures import HookVerificationError, verify
 from ...store import CueRecord, Store
-from ..config import HookConfig
+from ..config import HookConfig, VerifyConfig
 from ..errors import NotFound, Unauthenticated, Unprocessable
 from ..templates import TemplateError, TemplateFieldMissing, compile_condition
 from .cue_templates import CueRenderer
@@ -77,15 +78,7 @@ class HookProcessor:
         now = self._clock()
         try:
             verified = verify(
-                verify_cfg.scheme,
-                body,
-                headers,
-                hook.secrets,
-                now,
-                tolerance_s=verify_cfg.tolerance_s,
-                header=verify_cfg.header,
-                timestamp_header=verify_cfg.timestamp_header,
-                delivery_id_header=verify_cfg.delivery_id_header,
+                verify_cfg.scheme, body, headers, hook.secrets, now, **_options(verify_cfg)
             )
         except HookVerificationError as exc:
             self._metrics.webhook_verifications.labels(name, "rejected").inc()
@@ -99,8 +92,8 @@ class HookProcessor:
             raise Unprocessable("the webhook body is not JSON") from None
         context = {"payload": payload, "hook": name}
 
-        delivery_id = verified.delivery_id
-        if delivery_id is None and hook.config.delivery_id:
+        delivery_id = _delivery_key(verify_cfg.scheme, verified.delivery_id, body)
+        if hook.config.delivery_id:  # from the signed payload: preferred over any header
             delivery_id = self._render(hook, "delivery_id", hook.config.delivery_id, context)
         if delivery_id:
             existing = await self._store.hook_delivery(name, delivery_id)
@@ -141,6 +134,31 @@ class HookProcessor:
             return self._renderer.render_text(f"hooks.{hook.name}.{field}", source, context)
         except TemplateFieldMissing as exc:
             raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+
+
+def _options(cfg: VerifyConfig) -> dict[str, Any]:
+    """The options each scheme's verifier takes (an unexpected one is a TypeError)."""
+    options: dict[str, Any] = {"tolerance_s": cfg.tolerance_s}
+    if cfg.scheme == "hmac_sha256":
+        if cfg.header:
+            options["signature_header"] = cfg.header
+        options["timestamp_header"] = cfg.timestamp_header
+        options["delivery_id_header"] = cfg.delivery_id_header
+    elif cfg.scheme == "bearer":
+        options["delivery_id_header"] = cfg.delivery_id_header
+    return options
+
+
+def _delivery_key(scheme: str, delivery_id: str | None, body: bytes) -> str | None:
+    """What repeated deliveries are recognised by.
+
+    Standard Webhooks signs its id. GitHub's delivery header and a plain HMAC's id
+    header are not signed, so a captured request could be replayed under a new id:
+    those are recognised by a hash of the (signed) body instead.
+    """
+    if scheme in ("github", "hmac_sha256"):
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    return delivery_id
 
 
 def describe(result: HookResult) -> dict[str, Any]:
