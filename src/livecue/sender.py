@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,6 +23,9 @@ from ._errors import CueRefused, LivecueError, NoAgentInRoom, RoomNotFound
 from ._livekit import Credentials, LiveKitRooms, RoomSummary
 
 Transport = Literal["data", "rpc"]
+
+AGENT_CACHE_S = 10.0
+"""How long a room's agent identity is reused before ListParticipants is asked again."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class CueSender:
         self._backoff = (backoff_base_s, backoff_cap_s)
         self._rng = rng or random.Random()
         self._rooms = LiveKitRooms(credentials, max_connections=max(concurrency, 8))
+        self._agents: dict[tuple[str, str | None], tuple[str, float]] = {}
 
     @classmethod
     def from_env(cls, **options: object) -> CueSender:
@@ -241,8 +246,26 @@ class CueSender:
                 room, payload, topic=topic or self.topic, destination_identities=[to] if to else []
             )
             return None
-        identity = to or await self._rooms.find_agent(room, agent_name or self.agent_name)
-        answer = await self._rooms.perform_rpc(
-            room, identity, payload.decode(), method=RPC_METHOD, timeout_s=self._rpc_timeout_s
-        )
+        name = agent_name or self.agent_name
+        identity = to or await self._agent_identity(room, name)
+        try:
+            answer = await self._rooms.perform_rpc(
+                room, identity, payload.decode(), method=RPC_METHOD, timeout_s=self._rpc_timeout_s
+            )
+        except LivecueError:
+            self._agents.pop((room, name), None)  # it may have left: look again next time
+            raise
         return Outcome.decode(answer)
+
+    async def _agent_identity(self, room: str, agent_name: str | None) -> str:
+        """The room's agent, remembered for a few seconds: looking it up on every send
+        (ListParticipants, and ListRooms when empty) costs more than the send itself."""
+        now = time.monotonic()
+        cached = self._agents.get((room, agent_name))
+        if cached is not None and now - cached[1] < AGENT_CACHE_S:
+            return cached[0]
+        identity = await self._rooms.find_agent(room, agent_name)
+        if len(self._agents) >= 10_000:
+            self._agents.clear()
+        self._agents[(room, agent_name)] = (identity, now)
+        return identity

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     rate_per_room: float = Field(50.0, gt=0)
     """Cues per second per room (burst: 2 s worth)."""
     shutdown_grace_s: float = Field(10.0, ge=0)
+    retention_s: float = Field(7 * 24 * 3600.0, gt=0)
+    """Finished cues (and their history) older than this are deleted."""
 
 
 class VerifyConfig(BaseModel):

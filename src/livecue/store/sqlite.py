@@ -291,6 +291,19 @@ class SQLiteStore:
             "retrying",
         )
 
+    async def purge_finished(self, *, before: float) -> int:
+        """Delete finished cues last changed before ``before``, with their history."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            def body() -> int:
+                conn.execute(_Q["purge_finished_events"], {"before": before})
+                conn.execute(_Q["purge_hook_deliveries"], {"before": before})
+                return conn.execute(_Q["purge_finished"], {"before": before}).rowcount
+
+            return self._tx(conn, body)
+
+        return await self._run(run)
+
     async def held_rooms(self) -> list[str]:
         rows = await self._run(lambda c: c.execute(_Q["held_rooms"]).fetchall())
         return [r[0] for r in rows]

@@ -26,6 +26,12 @@ from .metrics import Metrics
 
 logger = logging.getLogger("livecue.gateway.dispatcher")
 
+SWEEP_S = 1.0
+"""How often expired cues are swept up, old ones purged and the state gauge refreshed."""
+
+PURGE_S = 60.0
+"""How often finished cues past their retention are deleted."""
+
 NO_AGENT_MEMO_S = 1.0
 """How long "no agent in this room" is believed without asking LiveKit again."""
 
@@ -69,6 +75,8 @@ class Dispatcher:
         # rooms just found without an agent: a burst of cues for one of them is held
         # without asking LiveKit again for each (an agent's arrival clears the entry)
         self._no_agent_since: dict[str, float] = {}
+        self._last_sweep = float("-inf")
+        self._last_purge = float("-inf")
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -128,10 +136,8 @@ class Dispatcher:
             await self._sleep_until_due()
 
     async def _tick(self) -> None:
-        now = self._clock()
-        expired = await self._store.expire_due(now=now)
-        if expired:
-            self._metrics.transitions.labels("expired").inc(len(expired))
+        if time.monotonic() - self._last_sweep >= SWEEP_S:
+            await self._sweep()
         free = self._settings.dispatch_concurrency - len(self._inflight)
         while free > 0 and not self._stopping:
             batch = await self._store.claim_due(now=self._clock(), limit=free)
@@ -143,6 +149,17 @@ class Dispatcher:
                 self._inflight.add(task)
                 task.add_done_callback(self._on_sent)
             free -= len(batch)
+
+    async def _sweep(self) -> None:
+        """Housekeeping once a second, not on every pass: each of these reads many rows."""
+        self._last_sweep = time.monotonic()
+        now = self._clock()
+        expired = await self._store.expire_due(now=now)
+        if expired:
+            self._metrics.transitions.labels("expired").inc(len(expired))
+        if time.monotonic() - self._last_purge >= PURGE_S:
+            self._last_purge = time.monotonic()
+            await self._store.purge_finished(before=now - self._settings.retention_s)
         self._metrics.cues_by_state.counts = await self._store.count_by_state()
 
     def _on_sent(self, task: asyncio.Task[None]) -> None:
@@ -151,7 +168,7 @@ class Dispatcher:
 
     async def _sleep_until_due(self) -> None:
         next_due = await self._store.next_due_at()
-        timeout = 1.0  # also the expiry sweep's period
+        timeout = SWEEP_S
         if next_due is not None:
             timeout = min(timeout, max(0.0, next_due - self._clock()))
         if len(self._inflight) >= self._settings.dispatch_concurrency:

@@ -32,8 +32,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS cues_idempotency
 CREATE INDEX IF NOT EXISTS cues_due ON cues (next_attempt_at)
     WHERE state IN ('queued', 'retrying');
 CREATE INDEX IF NOT EXISTS cues_held ON cues (room) WHERE state = 'held';
-CREATE INDEX IF NOT EXISTS cues_open_expiry ON cues (expires_at)
-    WHERE state IN ('queued', 'retrying', 'held', 'sending');
+-- the same states as the expire_due query, or SQLite cannot use it
+DROP INDEX IF EXISTS cues_open_expiry;
+CREATE INDEX IF NOT EXISTS cues_expiry ON cues (expires_at)
+    WHERE state IN ('queued', 'retrying', 'held');
 CREATE INDEX IF NOT EXISTS cues_room ON cues (room, created_at);
 
 CREATE TABLE IF NOT EXISTS cue_events (
