@@ -51,6 +51,17 @@ UPDATE cues SET state = 'expired', reason = :reason, updated_at = :now
 WHERE state IN ('queued', 'retrying', 'held') AND expires_at <= :now
 RETURNING id;
 
+-- name: purge_finished_events
+DELETE FROM cue_events WHERE cue_id IN (
+    SELECT id FROM cues WHERE state IN ('delivered', 'expired', 'failed') AND updated_at < :before
+);
+
+-- name: purge_finished
+DELETE FROM cues WHERE state IN ('delivered', 'expired', 'failed') AND updated_at < :before;
+
+-- name: purge_hook_deliveries
+DELETE FROM hook_deliveries WHERE received_at < :before;
+
 -- name: recover_sending
 UPDATE cues SET state = 'retrying', next_attempt_at = :now, reason = :reason, updated_at = :now
 WHERE state = 'sending'
@@ -60,9 +71,12 @@ RETURNING id;
 SELECT MIN(next_attempt_at) AS at FROM cues WHERE state IN ('queued', 'retrying');
 
 -- name: pending_for_room
+-- Not acknowledged by an agent: still waiting or being sent, or sent with no receipt yet (a
+-- packet sent as the agent joins arrives before it listens). Agents drop duplicates by id.
 SELECT * FROM cues
-WHERE room = :room AND transport = 'data' AND state IN ('held', 'queued', 'retrying')
-  AND expires_at > :now
+WHERE room = :room AND transport = 'data' AND expires_at > :now
+  AND (state IN ('held', 'queued', 'retrying', 'sending')
+       OR (state = 'delivered' AND outcome = 'sent'))
 ORDER BY created_at;
 
 -- name: count_by_state
