@@ -33,9 +33,12 @@ unit: setup
 	$(PY) -m pytest -q tests/unit
 
 bench: setup
+	./scripts/install-bench-tools.sh
 	$(PY) -m bench fanout
 	$(PY) -m bench latency
 	$(PY) -m bench cli
+	$(PY) -m bench ingest
+	$(PY) -m bench e2e_latency
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

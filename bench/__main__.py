@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable, Coroutine
 from types import ModuleType
 
-from . import cli, fanout, latency
+from . import cli, e2e_latency, fanout, ingest, latency
 from ._common import BenchFailure
 
-BENCHMARKS: dict[str, ModuleType] = {m.NAME: m for m in (fanout, latency, cli)}
+BENCHMARKS: dict[str, ModuleType] = {m.NAME: m for m in (fanout, latency, cli, ingest, e2e_latency)}
 
 
 def parser() -> argparse.ArgumentParser:

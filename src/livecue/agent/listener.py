@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -36,12 +37,16 @@ from .._cue import (
 from .._errors import CueDecodeError
 from .events import CueApplied, CueDropped, CueReceived, EventType, Transport
 from .framing import context_note, reply_instructions
+from .gateway_client import GatewayClient
 from .policy import Activity, decide
 from .queue import PendingCues, SeenIds, Turn, TurnLimiter
 
 logger = logging.getLogger("livecue.agent")
 
 CueHandler = Callable[[Cue], "Awaitable[None] | None"]
+
+# how long aclose() waits for receipts still on their way to the gateway
+_RECEIPT_FLUSH_S = 2.0
 
 
 class CueListener(rtc.EventEmitter[EventType]):
@@ -64,10 +69,13 @@ class CueListener(rtc.EventEmitter[EventType]):
         dedup_ttl_s: float = 3600.0,
         dedup_max: int = 10_000,
         clock: Callable[[], datetime] = utcnow,
+        gateway_url: str | None = None,
+        gateway_key: str | None = None,
     ) -> None:
         super().__init__()
         self._session = session
         self._room = room
+        self._topic = topic
         self._topics = {topic} | ({legacy_topic} if legacy_topic else set())
         self._allowed = frozenset(allow_identities)
         self._secret = secret
@@ -82,6 +90,16 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._timer: asyncio.TimerHandle | None = None
         self._merge_all_next = False
         self._closed = False
+        # the gateway's receipts and catch-up, for cues on the data transport
+        self._gateway: GatewayClient | None = None
+        if gateway_url and gateway_key:
+            self._gateway = GatewayClient(gateway_url, gateway_key)
+        elif gateway_url or gateway_key:
+            logger.warning("gateway receipts are off: give both gateway_url and gateway_key")
+        self._receipt_ids: OrderedDict[str, None] = OrderedDict()
+        self._receipt_max = dedup_max
+        self._receipt_tails: dict[str, asyncio.Task[None]] = {}
+        self._receipt_tasks: set[asyncio.Task[None]] = set()
 
     # -- public API ---------------------------------------------------------
 
@@ -102,6 +120,9 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._session.on("agent_state_changed", self._on_state_changed)
         self._session.on("user_state_changed", self._on_state_changed)
         self._session.on("close", self._on_session_close)
+        if self._gateway is not None:
+            self._room.on("reconnected", self._on_reconnected)
+            self._spawn(self._catch_up("start"))
 
     async def aclose(self) -> None:
         if self._closed:
@@ -117,10 +138,19 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._session.off("close", self._on_session_close)
         if self._timer is not None:
             self._timer.cancel()
-        tasks = [t for t in (*self._tasks, self._drain_task) if t is not None and not t.done()]
+        current = asyncio.current_task()  # aclose() itself runs as a task on session close
+        tasks = [
+            t
+            for t in (*self._tasks, self._drain_task)
+            if t is not None and t is not current and not t.done()
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._gateway is not None:
+            self._room.off("reconnected", self._on_reconnected)
+            await self._flush_receipts()
+            await self._gateway.aclose()
 
     # -- SDK callbacks: nothing raised here may reach the SDK ------------------
 
@@ -136,9 +166,18 @@ class CueListener(rtc.EventEmitter[EventType]):
                 logger.warning("ignored a cue-shaped packet from participant %r", sender)
                 self._drop(None, "?", "rejected", f"not from the server (sent by {sender!r})")
                 return
-            self._spawn(self._process(packet.data, "data"))
+            # the gateway sends on the cue topic; the seed's triggers have no gateway id
+            receipt = packet.topic == self._topic
+            self._spawn(self._process(packet.data, "data", receipt=receipt))
         except Exception:
             logger.exception("error while receiving a data packet")
+
+    def _on_reconnected(self) -> None:
+        try:
+            if not self._closed:
+                self._spawn(self._catch_up("reconnect"))
+        except Exception:
+            logger.exception("error after the room reconnected")
 
     async def _on_rpc(self, data: rtc.RpcInvocationData) -> str:
         try:
@@ -162,17 +201,30 @@ class CueListener(rtc.EventEmitter[EventType]):
 
     # -- the pipeline -------------------------------------------------------------
 
-    async def _process(self, raw: bytes, transport: Transport) -> Outcome:
+    async def _process(self, raw: bytes, transport: Transport, *, receipt: bool = False) -> Outcome:
+        """Run one cue through the pipeline; ``receipt``: report its outcomes to the gateway."""
         now = self._clock()
         try:
             cue = decode_cue(raw, secret=self._secret, now=now)
         except CueDecodeError as exc:
+            # not reported: an id that did not decode (or verify) is not to be trusted
             logger.warning("rejected a cue: %s", exc.reason)
             return self._drop(None, "?", "rejected", exc.reason)
         self._emit("cue_received", CueReceived(cue=cue, transport=transport))
 
         if self._seen.check_and_add(cue.id, time.monotonic()):
-            return self._drop(cue, cue.id, "duplicate", "this cue id was already received")
+            reported = cue.id in self._receipt_ids
+            outcome = self._drop(
+                cue, cue.id, "duplicate", "this cue id was already received", report=False
+            )
+            # The first arrival's outcomes are the cue's receipt: a second copy (catch-up
+            # overlapping the packet) must not overwrite them. Only a cue first seen over
+            # RPC gets "duplicate" as its receipt.
+            if receipt and not reported:
+                self._send_receipt(outcome)
+            return outcome
+        if receipt:
+            self._track_receipt(cue.id)
         if cue.is_expired(now):
             return self._drop(cue, cue.id, "expired", "the cue expired before it arrived")
         if cue.kind not in BUILTIN_KINDS and cue.kind not in self._handlers:
@@ -188,7 +240,9 @@ class CueListener(rtc.EventEmitter[EventType]):
         if decision == "enqueue":
             self._pending.push(cue)
             self._drain_soon()
-            return Outcome(cue_id=cue.id, status="queued")
+            queued = Outcome(cue_id=cue.id, status="queued")
+            self._report(queued)
+            return queued
         return await self._act(Turn((cue,)))
 
     def _activity(self) -> Activity:
@@ -247,9 +301,11 @@ class CueListener(rtc.EventEmitter[EventType]):
             return Outcome(cue_id=cue.id, status="rejected", reason=str(exc))
 
         applied = Outcome(cue_id=cue.id, status="applied")
+        self._report(applied)
         self._emit("cue_applied", CueApplied(cue=cue, outcome=applied))
         for c in turn.merged:
             merged = Outcome(cue_id=c.id, status="coalesced", reason=f"merged into cue {cue.id}")
+            self._report(merged)
             self._emit("cue_applied", CueApplied(cue=c, outcome=merged))
         return applied
 
@@ -320,8 +376,18 @@ class CueListener(rtc.EventEmitter[EventType]):
 
     # -- helpers ------------------------------------------------------------------
 
-    def _drop(self, cue: Cue | None, cue_id: str, status: OutcomeStatus, reason: str) -> Outcome:
+    def _drop(
+        self,
+        cue: Cue | None,
+        cue_id: str,
+        status: OutcomeStatus,
+        reason: str,
+        *,
+        report: bool = True,
+    ) -> Outcome:
         outcome = Outcome(cue_id=cue_id, status=status, reason=reason)
+        if report:
+            self._report(outcome)
         self._emit("cue_dropped", CueDropped(outcome=outcome, cue=cue))
         return outcome
 
@@ -335,6 +401,88 @@ class CueListener(rtc.EventEmitter[EventType]):
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # -- the gateway: catch-up and receipts for the data transport -----------------
+
+    async def _catch_up(self, why: str) -> None:
+        """Fetch the cues the gateway holds for this room and run each as a data packet.
+
+        They come from the gateway, fetched with our key, so their origin is trusted;
+        a cue that also arrives as a packet is a duplicate and is acted on once.
+        """
+        if self._gateway is None or self._closed:
+            return
+        try:
+            room = self._room.name
+            cues = await self._gateway.pending(room)
+            if cues:
+                logger.info("caught up on %d cues for room %r (%s)", len(cues), room, why)
+            for raw in cues:
+                if self._closed:
+                    return
+                await self._process(raw, "data", receipt=True)
+        except Exception:
+            logger.exception("catching up with the gateway failed")
+
+    def _track_receipt(self, cue_id: str) -> None:
+        if self._gateway is None:
+            return
+        self._receipt_ids[cue_id] = None
+        self._receipt_ids.move_to_end(cue_id)
+        while len(self._receipt_ids) > self._receipt_max:
+            self._receipt_ids.popitem(last=False)
+
+    def _report(self, outcome: Outcome) -> None:
+        """Report ``outcome`` if its cue came over the data transport (or from catch-up)."""
+        if outcome.cue_id in self._receipt_ids:
+            self._send_receipt(outcome)
+
+    def _send_receipt(self, outcome: Outcome) -> None:
+        """In the background, after this cue's earlier receipts: the caller never waits."""
+        gateway = self._gateway
+        if gateway is None:
+            return
+        try:
+            previous = self._receipt_tails.get(outcome.cue_id)
+            task = asyncio.get_running_loop().create_task(
+                self._post_receipt(gateway, previous, outcome)
+            )
+            self._receipt_tails[outcome.cue_id] = task
+            self._receipt_tasks.add(task)
+            task.add_done_callback(self._receipt_sent)
+        except Exception:
+            logger.exception("could not schedule the receipt for cue %s", outcome.cue_id)
+
+    async def _post_receipt(
+        self, gateway: GatewayClient, previous: asyncio.Task[None] | None, outcome: Outcome
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # in order per cue, whatever became of it
+            await gateway.report(outcome.cue_id, outcome.status, outcome.reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("reporting cue %s to the gateway failed", outcome.cue_id)
+
+    def _receipt_sent(self, task: asyncio.Task[None]) -> None:
+        self._receipt_tasks.discard(task)
+        for cue_id, tail in list(self._receipt_tails.items()):
+            if tail is task:
+                del self._receipt_tails[cue_id]
+                break
+
+    async def _flush_receipts(self) -> None:
+        """Give receipts still on their way a moment, then give up on them."""
+        tasks = [t for t in self._receipt_tasks if not t.done()]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=_RECEIPT_FLUSH_S)
+        if late:
+            logger.warning("%d receipts for the gateway were not sent before closing", len(late))
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
 
 def _given(value: bool | None) -> Any:
@@ -357,6 +505,8 @@ def attach(
     max_turns_per_minute: int = 10,
     dedup_ttl_s: float = 3600.0,
     clock: Callable[[], datetime] = utcnow,
+    gateway_url: str | None = None,
+    gateway_key: str | None = None,
 ) -> CueListener:
     """Serve cues to ``session`` from ``room``. Call after ``session.start()``.
 
@@ -365,6 +515,11 @@ def attach(
     - ``secret``: a shared HMAC secret; every cue must then be signed with it.
     - ``max_turns_per_minute``: cue-driven agent turns allowed per minute; beyond it,
       waiting replies merge into one turn when the limit frees up.
+    - ``gateway_url`` and ``gateway_key`` (an API key with the ``agent`` scope) of a
+      ``livecue serve`` gateway: on start and after every reconnect the agent fetches the
+      cues held for its room, and it reports the outcomes of every cue that came over the
+      data transport (the gateway's receipt), in the background; a gateway that is down
+      costs a warning in the log, never a cue.
     """
     listener = CueListener(
         session,
@@ -376,6 +531,8 @@ def attach(
         max_turns_per_minute=max_turns_per_minute,
         dedup_ttl_s=dedup_ttl_s,
         clock=clock,
+        gateway_url=gateway_url,
+        gateway_key=gateway_key,
     )
     listener.start()
     return listener
