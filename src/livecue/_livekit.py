@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import aiohttp
-from dotenv import dotenv_values
 from livekit import api
 
 from ._errors import (
@@ -50,6 +49,8 @@ class Credentials:
         """LiveKit's own variable names; the environment wins over a ``.env`` file."""
         values: dict[str, str | None] = {}
         if dotenv is not None and Path(dotenv).is_file():
+            from dotenv import dotenv_values  # only when there is a file to read
+
             values.update(dotenv_values(dotenv))
         values.update(os.environ if env is None else env)
         missing = [

@@ -183,7 +183,7 @@ async def test_the_seeds_own_payload_still_makes_the_agent_reply(
 def _cue_of_size(size: int) -> object:
     base = new_cue("say", "x")
     overhead = len(encode_cue(base)) - 1
-    cue = base.model_copy(update={"text": "x" * (size - overhead)})
+    cue = base.replace(text="x" * (size - overhead))
     assert len(encode_cue(cue)) == size if size <= MAX_CUE_BYTES else True
     return cue
 

@@ -134,9 +134,7 @@ def test_encode_decode_round_trip(cue: Cue) -> None:
         return
     assert len(raw) <= MAX_CUE_BYTES
     decoded = decode_cue(raw)
-    expected = cue.model_copy(
-        update={"created_at": _to_ms(cue.created_at), "expires_at": _to_ms(cue.expires_at)}
-    )
+    expected = cue.replace(created_at=_to_ms(cue.created_at), expires_at=_to_ms(cue.expires_at))
     assert decoded == expected
     # Encoding is stable: what was decoded encodes to the very same bytes.
     assert encode_cue(decoded) == raw

@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from ..store import SCOPES
+from .._scopes import SCOPES
 
 
 def add_commands(commands: Any) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .._scopes import SCOPES as SCOPES
+from .._scopes import Scope as Scope
+
 CueState = Literal["queued", "sending", "delivered", "held", "retrying", "expired", "failed"]
 FINAL_STATES: frozenset[str] = frozenset({"delivered", "expired", "failed"})
-Scope = Literal["send", "broadcast", "read", "agent", "admin"]
-SCOPES: tuple[Scope, ...] = ("send", "broadcast", "read", "agent", "admin")
 
 
 @dataclass(frozen=True)

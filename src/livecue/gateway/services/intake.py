@@ -85,8 +85,20 @@ class Intake:
         if created:
             self._metrics.transitions.labels("queued").inc()
             self._wake()
-        elif origin.idempotency_key is not None and record.request_hash != origin.request_hash:
-            raise Unprocessable("Idempotency-Key was already used with a different request body")
+        elif origin.idempotency_key is not None and (record.key_id, record.idempotency_key) == (
+            origin.key_id,
+            origin.idempotency_key,
+        ):
+            if record.request_hash != origin.request_hash:
+                raise Unprocessable(
+                    "Idempotency-Key was already used with a different request body"
+                )
+        elif origin.hook_delivery is None and (
+            record.request_hash is None or record.request_hash != origin.request_hash
+        ):
+            # the sender chose an id another cue already has: the same request again is
+            # answered with that cue, anything else is refused (never a second cue, or a 500)
+            raise Unprocessable(f"id: a cue with id {cue.id!r} already exists")
         return record, created
 
     async def accept_broadcast(
@@ -103,7 +115,7 @@ class Intake:
         encode_cue(cue)  # size check once
         cues = []
         for room in rooms:
-            per_room = cue.model_copy(update={"id": uuid.uuid4().hex})
+            per_room = cue.replace(id=uuid.uuid4().hex)
             cues.append(
                 NewCue(
                     id=per_room.id,
