@@ -94,8 +94,8 @@ class SQLiteStore:
     ) -> tuple[CueRecord, bool]:
         """Store ``cue`` as queued. Returns (record, created).
 
-        An earlier cue with the same (key_id, idempotency_key), or made from the
-        same hook delivery, is returned instead with ``created`` False.
+        An earlier cue with the same (key_id, idempotency_key), made from the same
+        hook delivery, or with the same id, is returned instead with ``created`` False.
         """
 
         def run(conn: sqlite3.Connection) -> tuple[CueRecord, bool]:
@@ -115,6 +115,10 @@ class SQLiteStore:
                     ).fetchone()
                     if row is not None:
                         return _record(row), False
+                # an id given by the sender that is already taken: the caller decides
+                row = conn.execute(_Q["get_cue"], {"id": cue.id}).fetchone()
+                if row is not None:
+                    return _record(row), False
                 params = {
                     "id": cue.id,
                     "room": cue.room,
