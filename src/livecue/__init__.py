@@ -19,6 +19,7 @@ from ._cue import (
     new_cue,
 )
 from ._errors import (
+    AgentNotListening,
     ConfigError,
     CueDecodeError,
     CueError,
@@ -43,6 +44,7 @@ __all__ = [
     "LEGACY_TOPIC",
     "MAX_CUE_BYTES",
     "RPC_METHOD",
+    "AgentNotListening",
     "ConfigError",
     "Credentials",
     "Cue",

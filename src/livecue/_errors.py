@@ -11,6 +11,7 @@
     └── DeliveryError               the cue could not be handed to the agent
         ├── RoomNotFound
         ├── NoAgentInRoom
+        ├── AgentNotListening       an agent is there but has not attached livecue (yet)
         ├── Unauthorized            LiveKit refused the credentials
         ├── LiveKitUnreachable      retryable: connection refused, DNS, 5xx
         ├── DeliveryTimeout         retryable: no answer in time
@@ -74,6 +75,20 @@ class NoAgentInRoom(DeliveryError):
         who = f"agent named {agent_name!r}" if agent_name else "agent"
         super().__init__(f"room {room!r} has no {who} in it", room=room)
         self.agent_name = agent_name
+
+
+class AgentNotListening(DeliveryError):
+    """The agent answered RPC but has no livecue method: ``attach()`` not called (yet).
+
+    Not retryable for a one-off send; the gateway retries it, since an agent joins
+    (and its held cues are released) a moment before its code attaches livecue.
+    """
+
+    def __init__(self, room: str | None, identity: str | None) -> None:
+        super().__init__(
+            f"the agent {identity!r} does not listen for livecue cues (no RPC method)", room=room
+        )
+        self.identity = identity
 
 
 class Unauthorized(DeliveryError):

@@ -19,6 +19,7 @@ import aiohttp
 from livekit import api
 
 from ._errors import (
+    AgentNotListening,
     ConfigError,
     DeliveryError,
     DeliveryTimeout,
@@ -246,9 +247,7 @@ def _rpc_error(code: int, room: str | None, identity: str | None) -> DeliveryErr
     if code == 1401:
         return NoAgentInRoom(room or "?")
     if code == 1400:
-        return DeliveryError(
-            f"the agent {identity!r} does not listen for livecue cues (no RPC method)", room=room
-        )
+        return AgentNotListening(room, identity)
     error = DeliveryError(f"RPC to the agent {identity!r} failed (code {code})", room=room)
     error.retryable = code in (1503, 1505)  # recipient disconnected, send failed
     return error

@@ -10,11 +10,11 @@ from livekit import api
 from harness.livekit_server import free_port
 from livecue import (
     MAX_CUE_BYTES,
+    AgentNotListening,
     Credentials,
     Cue,
     CueSender,
     CueTooLarge,
-    DeliveryError,
     LiveKitUnreachable,
     NoAgentInRoom,
     RoomNotFound,
@@ -62,9 +62,9 @@ async def test_agent_without_the_livecue_rpc_method(
 ) -> None:
     room = room_name()
     await participants.join(room, "deaf-agent", kind="agent")
-    with pytest.raises(DeliveryError) as caught:
+    with pytest.raises(AgentNotListening) as caught:
         await sender.send(room, new_cue("say", "hi"))
-    assert type(caught.value) is DeliveryError
+    assert caught.value.identity == "deaf-agent"
     assert "'deaf-agent' does not listen for livecue cues" in str(caught.value)
     assert not caught.value.retryable
     cause = caught.value.__cause__

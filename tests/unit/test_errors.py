@@ -8,6 +8,7 @@ import pytest
 
 import livecue
 from livecue import (
+    AgentNotListening,
     ConfigError,
     CueDecodeError,
     CueError,
@@ -35,6 +36,7 @@ PARENT: dict[type[LivecueError], type[Exception]] = {
     DeliveryError: LivecueError,
     RoomNotFound: DeliveryError,
     NoAgentInRoom: DeliveryError,
+    AgentNotListening: DeliveryError,
     Unauthorized: DeliveryError,
     LiveKitUnreachable: DeliveryError,
     DeliveryTimeout: DeliveryError,
@@ -51,6 +53,7 @@ EXAMPLES: list[LivecueError] = [
     DeliveryError("x", room="r"),
     RoomNotFound("r"),
     NoAgentInRoom("r"),
+    AgentNotListening("r", "agent-1"),
     Unauthorized(),
     LiveKitUnreachable("connection refused", room="r"),
     DeliveryTimeout("no answer in 5 s", room="r"),

@@ -15,10 +15,14 @@ import random
 import time
 from collections.abc import Callable
 
-from livekit import api
-
 from ..._backoff import backoff_delay
-from ..._errors import CueRefused, LivecueError, NoAgentInRoom, RoomNotFound
+from ..._errors import (
+    AgentNotListening,
+    CueRefused,
+    LivecueError,
+    NoAgentInRoom,
+    RoomNotFound,
+)
 from ...sender import CueSender
 from ...store import CueRecord, Store
 from ..config import Settings
@@ -37,16 +41,6 @@ NO_AGENT_MEMO_S = 1.0
 
 # the agent's answers that end a cue other than "delivered"
 _FINAL_OUTCOMES = {"expired": "expired", "rejected": "failed"}
-
-
-def _not_listening_yet(error: LivecueError) -> bool:
-    """The agent is in the room but has no livecue RPC method: LiveKit's RpcError 1400.
-
-    An agent joins (and LiveKit's webhook releases its held cues) before its code has
-    called ``attach()``, so this is retried like a timeout until the cue expires.
-    """
-    cause = error.__cause__
-    return isinstance(cause, api.ServerError) and "RpcError 1400" in (cause.message or "")
 
 
 class Dispatcher:
@@ -271,7 +265,7 @@ class Dispatcher:
                 record.id, "held", from_state="sending", now=now, reason=str(error)
             )
             self._metrics.transitions.labels("held").inc()
-        elif error.retryable or _not_listening_yet(error):
+        elif error.retryable or isinstance(error, AgentNotListening):
             delay = backoff_delay(
                 min(record.attempts - 1, 30),
                 jitter=self._rng.random(),
