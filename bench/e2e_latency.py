@@ -24,23 +24,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-from livekit import api, rtc
+from livekit import api
 
 from harness.gateway import GatewayProcess
 from harness.livekit_server import LiveKitServer, free_port
-from harness.participants import join
 
 from . import _gateway_trace
-from ._common import ROOT, BenchFailure, log, median, percentile, rounded, use_examples
+from ._common import (
+    Arrivals,
+    BenchFailure,
+    Column,
+    add_round_arguments,
+    arrival,
+    gateway_env,
+    join_rooms,
+    log,
+    measure,
+    median,
+    raw_column,
+    summarize,
+    use_examples,
+)
 from ._machine import CpuWatch, load_average
 
 NAME = "e2e_latency"
@@ -48,61 +58,16 @@ HELP = "one cue at a time, gateway POST to agent callback vs raw livekit-api sen
 
 AGENT_ROOM = "e2e-agent"
 RAW_ROOM = "e2e-raw"
-RAW_TOPIC = "bench"
 TIMEOUT_S = 10.0
-UNLIMITED = "1000000"
-
-Column = Callable[[int], Awaitable[float]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sends", type=int, default=300, help="timed sends per column")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed sends per column first")
+    add_round_arguments(parser, sends=300)
     parser.add_argument(
         "--trace",
         action="store_true",
         help="timestamp the gateway's stages and print where its time goes (to stderr)",
     )
-
-
-class Arrivals:
-    """Futures resolved with ``perf_counter()`` when a send reaches its callback."""
-
-    def __init__(self) -> None:
-        self.received: dict[str, asyncio.Future[float]] = {}
-        self.finished: dict[str, asyncio.Future[str]] = {}
-        self.raw: dict[bytes, asyncio.Future[float]] = {}
-
-    def expect(self, cue_id: str) -> tuple[asyncio.Future[float], asyncio.Future[str]]:
-        loop = asyncio.get_running_loop()
-        self.received[cue_id] = loop.create_future()
-        self.finished[cue_id] = loop.create_future()
-        return self.received[cue_id], self.finished[cue_id]
-
-    def expect_raw(self, payload: bytes) -> asyncio.Future[float]:
-        self.raw[payload] = asyncio.get_running_loop().create_future()
-        return self.raw[payload]
-
-    def on_cue_received(self, event: Any) -> None:
-        _resolve(self.received.pop(event.cue.id, None), time.perf_counter())
-
-    def on_outcome(self, event: Any) -> None:
-        _resolve(self.finished.pop(event.outcome.cue_id, None), event.outcome.status)
-
-    def on_raw(self, packet: rtc.DataPacket) -> None:
-        _resolve(self.raw.pop(packet.data, None), time.perf_counter())
-
-
-def _resolve(future: asyncio.Future[Any] | None, value: object) -> None:
-    if future is not None and not future.done():
-        future.set_result(value)
-
-
-async def _arrival(future: asyncio.Future[Any], what: str) -> Any:
-    try:
-        return await asyncio.wait_for(future, TIMEOUT_S)
-    except asyncio.TimeoutError:
-        raise BenchFailure(f"{what} never reached its listener within {TIMEOUT_S}s") from None
 
 
 class GatewayColumn:
@@ -123,9 +88,9 @@ class GatewayColumn:
         accepted = time.perf_counter()
         if response.status_code != 202 or response.json().get("id") != cue_id:
             raise BenchFailure(f"cue {seq} answered {response.status_code}: {response.text}")
-        arrived = await _arrival(received, f"gateway cue {seq}")
+        arrived = await arrival(received, f"gateway cue {seq}", TIMEOUT_S)
         self.sent.append((cue_id, start, accepted, arrived))
-        status = await _arrival(finished, f"gateway cue {seq}'s outcome")
+        status = await arrival(finished, f"gateway cue {seq}'s outcome", TIMEOUT_S)
         if status != "applied":
             raise BenchFailure(f"gateway cue {seq} was not applied: {status}")
         await self._settled(cue_id, seq)
@@ -145,35 +110,6 @@ class GatewayColumn:
         raise BenchFailure(f"gateway cue {seq} was not recorded delivered in {TIMEOUT_S}s")
 
 
-def raw_column(client: api.LiveKitAPI, arrivals: Arrivals) -> Column:
-    async def send(seq: int) -> float:
-        payload = json.dumps({"seq": seq, "ns": time.time_ns()}).encode()
-        received = arrivals.expect_raw(payload)
-        request = api.SendDataRequest(
-            room=RAW_ROOM, data=payload, kind=api.DataPacket.Kind.RELIABLE, topic=RAW_TOPIC
-        )
-        start = time.perf_counter()
-        await client.room.send_data(request)
-        return float(await _arrival(received, f"raw packet {seq}") - start)
-
-    return send
-
-
-async def measure(columns: dict[str, Column], sends: int, warmup: int) -> dict[str, list[float]]:
-    """``warmup`` untimed rounds, then ``sends`` timed ones; who goes first alternates."""
-    samples: dict[str, list[float]] = {name: [] for name in columns}
-    names = list(columns)
-    for round_ in range(warmup + sends):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            elapsed = await columns[name](round_)
-            if round_ >= warmup:
-                samples[name].append(elapsed * 1000)
-        if (round_ + 1) % 100 == 0:
-            log(f"{round_ + 1} of {warmup + sends} rounds")
-    return samples
-
-
 async def _run_columns(
     server: LiveKitServer,
     gateway: GatewayProcess,
@@ -181,25 +117,7 @@ async def _run_columns(
     args: argparse.Namespace,
 ) -> tuple[dict[str, list[float]], GatewayColumn]:
     """Join everyone, then measure; ``stack`` undoes each step that was taken."""
-    from harness.agent import start_agent
-    from harness.observer import Observer
-
-    observer = await Observer.join(server, AGENT_ROOM)
-    stack.push_async_callback(observer.leave)
-    agent = await start_agent(server, AGENT_ROOM)
-    stack.push_async_callback(agent.stop)
-    listener = await join(server, RAW_ROOM, "listener")
-    stack.push_async_callback(listener.disconnect)
-    # the agent's room also holds the user (the observer): give the raw room a second too
-    bystander = await join(server, RAW_ROOM, "user")
-    stack.push_async_callback(bystander.disconnect)
-
-    arrivals = Arrivals()
-    agent.cues.on("cue_received", arrivals.on_cue_received)
-    agent.cues.on("cue_applied", arrivals.on_outcome)
-    agent.cues.on("cue_dropped", arrivals.on_outcome)
-    listener.on("data_received", arrivals.on_raw)
-
+    arrivals = await join_rooms(server, stack, AGENT_ROOM, RAW_ROOM)
     key = await asyncio.to_thread(gateway.create_key, "send", "read")
     client = httpx.AsyncClient(
         base_url=gateway.url,
@@ -214,7 +132,7 @@ async def _run_columns(
     gateway_column = GatewayColumn(client, arrivals)
     columns: dict[str, Column] = {
         "gateway": gateway_column,
-        "raw": raw_column(raw_client, arrivals),
+        "raw": raw_column(raw_client, arrivals, RAW_ROOM, TIMEOUT_S),
     }
     log(f"{args.warmup} warm-up and {args.sends} timed rounds of gateway and raw")
     watch = CpuWatch().start()
@@ -233,10 +151,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         LiveKitServer(webhook_urls=[f"http://127.0.0.1:{port}/livekit/webhook"]) as server,
         tempfile.TemporaryDirectory(prefix="livecue-e2e-") as tmp,
     ):
-        env = {"LIVECUE_RATE_PER_KEY": UNLIMITED, "LIVECUE_RATE_PER_ROOM": UNLIMITED}
         trace_file = Path(tmp) / "gateway-trace.jsonl"
-        if args.trace:
-            env.update(_gateway_trace.environment(trace_file, ROOT))
+        env = gateway_env(trace_file if args.trace else None)
         gateway = GatewayProcess(server, port=port, env_extra=env)
         try:
             await asyncio.to_thread(gateway.start)
@@ -250,15 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             _gateway_trace.report(trace_file, gateway_column.sent[args.warmup :], log)
 
     result: dict[str, object] = {"bench": NAME}
-    for name, prefix in (("gateway", ""), ("raw", "raw_")):
-        values = samples[name]
-        p50, p99 = median(values), percentile(values, 99)
-        worst = max(range(len(values)), key=values.__getitem__)
-        log(
-            f"{name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {values[worst]:.3f} ms (send {worst})"
-        )
-        result[f"{prefix}p50_ms"] = rounded(p50, 3)
-        result[f"{prefix}p99_ms"] = rounded(p99, 3)
+    result.update(summarize(samples, {"gateway": "", "raw": "raw_"}))
     gap = median(samples["gateway"]) - median(samples["raw"])
     log(f"p50_ms - raw_p50_ms = {gap:.3f} ms (target <= 5)")
     return result

@@ -34,14 +34,13 @@ from harness.gateway import GatewayProcess
 from harness.livekit_server import LiveKitServer
 
 from . import _gateway_trace
-from ._common import ROOT, BenchFailure, log, rounded
+from ._common import BenchFailure, gateway_env, log, rounded
 from ._machine import CpuWatch, child_pid, load_average, process_cpu_s
 
 NAME = "ingest"
 HELP = "cues accepted per second (durably, in SQLite) by one gateway under a wrk HTTP load"
 
 INSTALL_HINT = "run scripts/install-bench-tools.sh (or apt-get install wrk)"
-UNLIMITED = "1000000"
 
 # wrk's Lua: one request per call, a fresh headers table each time (wrk.format stores
 # Content-Length in the table it is given, so a shared one would keep the first length).
@@ -194,11 +193,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         LiveKitServer() as server,
         tempfile.TemporaryDirectory(prefix="livecue-ingest-") as tmp,
     ):
-        env_extra = {"LIVECUE_RATE_PER_KEY": UNLIMITED, "LIVECUE_RATE_PER_ROOM": UNLIMITED}
         trace_file = Path(tmp) / "gateway-trace.jsonl"
-        if args.trace:
-            env_extra.update(_gateway_trace.environment(trace_file, ROOT))
-        gateway = GatewayProcess(server, env_extra=env_extra)
+        gateway = GatewayProcess(server, env_extra=gateway_env(trace_file if args.trace else None))
         try:
             key = gateway.create_key("send")
             gateway.start()

@@ -43,7 +43,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -205,12 +205,33 @@ def _hex_digest(text: str) -> bytes | None:
     return bytes.fromhex(text) if _HEX_DIGEST.fullmatch(text) else None
 
 
+def _optionally_prefixed_hex_digest(text: str) -> bytes | None:
+    """A hex digest, with or without a ``sha256=`` prefix (in any case)."""
+    prefix = "sha256="
+    return _hex_digest(text[len(prefix) :] if text.lower().startswith(prefix) else text)
+
+
 def _base64_digest(text: str) -> bytes | None:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
     return raw if len(raw) == _DIGEST_BYTES else None
+
+
+def _digests(
+    candidates: Iterable[str], parse: Callable[[str], bytes | None], problem: str
+) -> list[bytes]:
+    """The candidates that ``parse`` reads as digests; ``problem`` is raised if none does."""
+    provided = [digest for digest in map(parse, candidates) if digest is not None]
+    if not provided:
+        raise HookVerificationError(problem)
+    return provided
+
+
+def _timestamped(timestamp: str | int, body: bytes) -> bytes:
+    """``{timestamp}.{body}``: what Stripe and a plain HMAC with a timestamp header sign."""
+    return f"{timestamp}.".encode() + body
 
 
 def _check_window(timestamp: str, now: float, tolerance_s: float) -> float:
@@ -240,16 +261,12 @@ def verify_standard_webhooks(
     h = _Headers(headers)
     msg_id = h.required_id("webhook-id")
     raw_ts = h.timestamp("webhook-timestamp")
-    signature_header = h.require("webhook-signature")
-    provided: list[bytes] = []
-    for entry in signature_header.split():
-        version, comma, value = entry.partition(",")
-        if comma and version == "v1":
-            digest = _base64_digest(value)
-            if digest is not None:
-                provided.append(digest)
-    if not provided:
-        raise HookVerificationError("no v1 signature in header webhook-signature")
+    entries = (entry.partition(",") for entry in h.require("webhook-signature").split())
+    provided = _digests(
+        (value for version, comma, value in entries if comma and version == "v1"),
+        _base64_digest,
+        "no v1 signature in header webhook-signature",
+    )
     timestamp = _check_window(raw_ts, now, tolerance_s)
     _require_match(keys, f"{msg_id}.{raw_ts}.".encode() + body, provided)
     return Verified(delivery_id=msg_id, timestamp=timestamp)
@@ -266,23 +283,18 @@ def verify_stripe(
     keys = _keys(secrets)
     header = _Headers(headers).require("stripe-signature")
     stamps: list[str] = []
-    provided: list[bytes] = []
+    signatures: list[str] = []
     for item in header.split(","):
         name, equals, value = item.strip().partition("=")
-        if not equals:
-            continue
-        if name == "t":
+        if equals and name == "t":
             stamps.append(value)
-        elif name == "v1":
-            digest = _hex_digest(value)
-            if digest is not None:
-                provided.append(digest)
+        elif equals and name == "v1":
+            signatures.append(value)
     if len(stamps) != 1 or not _TIMESTAMP.fullmatch(stamps[0]):
         raise HookVerificationError("malformed header stripe-signature")
-    if not provided:
-        raise HookVerificationError("no v1 signature in header stripe-signature")
+    provided = _digests(signatures, _hex_digest, "no v1 signature in header stripe-signature")
     timestamp = _check_window(stamps[0], now, tolerance_s)
-    _require_match(keys, f"{stamps[0]}.".encode() + body, provided)
+    _require_match(keys, _timestamped(stamps[0], body), provided)
     return Verified(delivery_id=None, timestamp=timestamp)
 
 
@@ -325,21 +337,17 @@ def verify_hmac_sha256(
     """Verify a plain HMAC-SHA256 of the body (or of ``{timestamp}.{body}``), hex-encoded."""
     keys = _keys(secrets)
     h = _Headers(headers)
-    header = h.require(signature_header)
-    provided: list[bytes] = []
-    for token in _SEPARATORS.split(header):
-        value = token[len("sha256=") :] if token.lower().startswith("sha256=") else token
-        digest = _hex_digest(value)
-        if digest is not None:
-            provided.append(digest)
-    if not provided:
-        raise HookVerificationError(f"malformed header {signature_header.lower()}")
+    provided = _digests(
+        _SEPARATORS.split(h.require(signature_header)),
+        _optionally_prefixed_hex_digest,
+        f"malformed header {signature_header.lower()}",
+    )
     timestamp: float | None = None
     content = body
     if timestamp_header is not None:
         raw_ts = h.timestamp(timestamp_header)
         timestamp = _check_window(raw_ts, now, tolerance_s)
-        content = f"{raw_ts}.".encode() + body
+        content = _timestamped(raw_ts, body)
     delivery_id = h.delivery_id(delivery_id_header)
     _require_match(keys, content, provided)
     return Verified(delivery_id=delivery_id, timestamp=timestamp)
@@ -404,13 +412,9 @@ def verify(
 # -- signing (tests, and users' own senders) ---------------------------------------------------
 
 
-def _signing_key(secret: str, *, decode_whsec: bool = False) -> bytes:
-    return _key(secret, decode_whsec=decode_whsec)  # ValueError on an unusable secret
-
-
 def sign_standard_webhooks(body: bytes, secret: str, msg_id: str, timestamp: int) -> dict[str, str]:
     """The three Standard Webhooks headers for ``body``."""
-    key = _signing_key(secret, decode_whsec=True)
+    key = _key(secret, decode_whsec=True)  # ValueError on an unusable secret, here and below
     signature = base64.b64encode(_mac(key, f"{msg_id}.{timestamp}.".encode() + body)).decode()
     return {
         "webhook-id": msg_id,
@@ -421,13 +425,13 @@ def sign_standard_webhooks(body: bytes, secret: str, msg_id: str, timestamp: int
 
 def sign_stripe(body: bytes, secret: str, timestamp: int) -> str:
     """A ``Stripe-Signature`` header value for ``body``."""
-    digest = _mac(_signing_key(secret), f"{timestamp}.".encode() + body).hex()
+    digest = _mac(_key(secret, decode_whsec=False), _timestamped(timestamp, body)).hex()
     return f"t={timestamp},v1={digest}"
 
 
 def sign_github(body: bytes, secret: str) -> str:
     """An ``X-Hub-Signature-256`` header value for ``body``."""
-    return "sha256=" + _mac(_signing_key(secret), body).hex()
+    return "sha256=" + _mac(_key(secret, decode_whsec=False), body).hex()
 
 
 def sign_hmac_sha256(body: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -436,5 +440,5 @@ def sign_hmac_sha256(body: bytes, secret: str, timestamp: int | None = None) -> 
     With ``timestamp``, the signed content is ``{timestamp}.{body}``; send the timestamp in the
     header configured as the hook's timestamp header.
     """
-    content = body if timestamp is None else f"{timestamp}.".encode() + body
-    return "sha256=" + _mac(_signing_key(secret), content).hex()
+    content = body if timestamp is None else _timestamped(timestamp, body)
+    return "sha256=" + _mac(_key(secret, decode_whsec=False), content).hex()

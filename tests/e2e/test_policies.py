@@ -49,7 +49,9 @@ async def test_queue_policy_waits_for_the_end_of_the_speech(
     segs = await observer.wait_for(lambda s: any("one more" in x.text for x in s), timeout=10)
     long_seg, queued = segs[0], next(s for s in segs if "one more" in s.text)
     assert "word39" in long_seg.text  # not cut: the whole speech was heard
-    assert long_seg.ended is not None and queued.started >= long_seg.ended
+    # Two text streams: the observer may see the second open a moment before it finishes
+    # reading the first, so allow 50 ms. Cutting in would start it seconds earlier.
+    assert long_seg.ended is not None and queued.started >= long_seg.ended - 0.05
     assert agent.outcomes(result.cue_id) == ["applied"]
 
 

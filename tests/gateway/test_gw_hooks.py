@@ -108,6 +108,16 @@ async def test_payload_without_the_room_is_a_422_naming_the_field(api_stack: Sta
     assert r.json()["error"]["message"] == "the payload has no field 'payload.data.room'"
 
 
+async def test_a_payload_the_templates_cannot_render_is_a_422_not_a_500(api_stack: Stack) -> None:
+    body = donation("r" * 16_000)  # the room template's output would be over its limit
+    async with httpx.AsyncClient(base_url=api_stack.url, timeout=10) as c:
+        r = await c.post("/hooks/donations", content=body, headers=signed(body))
+    assert r.status_code == 422
+    assert r.json()["error"]["message"] == (
+        "template 'hooks.donations.room': rendered output is over the 15360-byte limit"
+    )
+
+
 async def test_other_events_are_ignored_and_unknown_hooks_are_404(api_stack: Stack) -> None:
     body = json.dumps({"type": "donation.refunded", "data": {"room": room_name()}}).encode()
     before = hook_cues(api_stack)

@@ -10,6 +10,7 @@ the pure modules beside this one; this one wires them to the SDK.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -449,7 +450,7 @@ class CueListener(rtc.EventEmitter[EventType]):
             )
             self._receipt_tails[outcome.cue_id] = task
             self._receipt_tasks.add(task)
-            task.add_done_callback(self._receipt_sent)
+            task.add_done_callback(functools.partial(self._receipt_sent, outcome.cue_id))
         except Exception:
             logger.exception("could not schedule the receipt for cue %s", outcome.cue_id)
 
@@ -465,12 +466,10 @@ class CueListener(rtc.EventEmitter[EventType]):
         except Exception:
             logger.exception("reporting cue %s to the gateway failed", outcome.cue_id)
 
-    def _receipt_sent(self, task: asyncio.Task[None]) -> None:
+    def _receipt_sent(self, cue_id: str, task: asyncio.Task[None]) -> None:
         self._receipt_tasks.discard(task)
-        for cue_id, tail in list(self._receipt_tails.items()):
-            if tail is task:
-                del self._receipt_tails[cue_id]
-                break
+        if self._receipt_tails.get(cue_id) is task:  # else a later receipt is its tail now
+            del self._receipt_tails[cue_id]
 
     async def _flush_receipts(self) -> None:
         """Give receipts still on their way a moment, then give up on them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -65,15 +66,12 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        import json
-
-        body = json.dumps(
-            errors.error_body("payload_too_large", f"request body over {self.max_bytes} bytes")
-        ).encode()
+        error = errors.PayloadTooLarge(f"request body over {self.max_bytes} bytes")
+        body = json.dumps(errors.error_body(error.code, error.message)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": error.status,
                 "headers": [(b"content-type", b"application/json")],
             }
         )

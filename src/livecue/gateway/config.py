@@ -12,8 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .._cue import Policy
 from .._errors import ConfigError
-
-Scheme = Literal["standard_webhooks", "stripe", "github", "hmac_sha256", "bearer"]
+from .._hook_signatures import Scheme
 
 
 class Settings(BaseSettings):

@@ -158,11 +158,12 @@ class Gateway:
             await asyncio.wait_for(self.store.ping(), 2.0)
             checks["database"] = "ok"
         except Exception as exc:
-            checks["database"] = f"unavailable: {type(exc).__name__}"
+            checks["database"] = f"unavailable ({type(exc).__name__})"
         try:
             await asyncio.wait_for(self.sender.resolve_rooms(), 2.0)
             checks["livekit"] = "ok"
         except (LivecueError, asyncio.TimeoutError, RuntimeError) as exc:
-            checks["livekit"] = f"unavailable: {exc or type(exc).__name__}"
+            # the class only: this answer is public, and the message names the LiveKit URL
+            checks["livekit"] = f"unavailable ({type(exc).__name__})"
         self._ready_cache = (now, checks)
         return checks

@@ -15,6 +15,7 @@ from .records import (
     KeyRecord,
     NewCue,
     Scope,
+    state_after_outcome,
 )
 from .sqlite import SQLiteStore
 
@@ -31,4 +32,5 @@ __all__ = [
     "SQLiteStore",
     "Scope",
     "Store",
+    "state_after_outcome",
 ]

@@ -11,6 +11,14 @@ from .._scopes import Scope as Scope
 CueState = Literal["queued", "sending", "delivered", "held", "retrying", "expired", "failed"]
 FINAL_STATES: frozenset[str] = frozenset({"delivered", "expired", "failed"})
 
+# the agent's answers that end a cue other than "delivered"
+_STATE_AFTER_OUTCOME: dict[str, CueState] = {"expired": "expired", "rejected": "failed"}
+
+
+def state_after_outcome(outcome: str | None) -> CueState:
+    """The state a cue ends in once its agent answered ``outcome`` (an RPC answer or receipt)."""
+    return _STATE_AFTER_OUTCOME.get(outcome or "", "delivered")
+
 
 @dataclass(frozen=True)
 class NewCue:

@@ -28,6 +28,15 @@ def _record(row: sqlite3.Row) -> CueRecord:
     return CueRecord(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - Row has no __iter__ of keys
 
 
+def _insert(conn: sqlite3.Connection, cue: NewCue, now: float) -> None:
+    """Store ``cue`` as queued, with its first history entry (inside the caller's transaction)."""
+    # NewCue's fields are the query's parameters (vars: asdict's deep copy is slow here)
+    conn.execute(_Q["insert_cue"], {**vars(cue), "now": now})
+    conn.execute(
+        _Q["insert_event"], {"cue_id": cue.id, "at": now, "state": "queued", "reason": "accepted"}
+    )
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -119,25 +128,7 @@ class SQLiteStore:
                 row = conn.execute(_Q["get_cue"], {"id": cue.id}).fetchone()
                 if row is not None:
                     return _record(row), False
-                params = {
-                    "id": cue.id,
-                    "room": cue.room,
-                    "transport": cue.transport,
-                    "agent_name": cue.agent_name,
-                    "payload": cue.payload,
-                    "expires_at": cue.expires_at,
-                    "key_id": cue.key_id,
-                    "idempotency_key": cue.idempotency_key,
-                    "request_hash": cue.request_hash,
-                    "source": cue.source,
-                    "broadcast_id": cue.broadcast_id,
-                    "now": now,
-                }
-                conn.execute(_Q["insert_cue"], params)
-                conn.execute(
-                    _Q["insert_event"],
-                    {"cue_id": cue.id, "at": now, "state": "queued", "reason": "accepted"},
-                )
+                _insert(conn, cue, now)
                 if hook_delivery is not None:
                     conn.execute(
                         _Q["insert_hook_delivery"],
@@ -161,27 +152,7 @@ class SQLiteStore:
             def body() -> list[CueRecord]:
                 out = []
                 for cue in cues:
-                    conn.execute(
-                        _Q["insert_cue"],
-                        {
-                            "id": cue.id,
-                            "room": cue.room,
-                            "transport": cue.transport,
-                            "agent_name": cue.agent_name,
-                            "payload": cue.payload,
-                            "expires_at": cue.expires_at,
-                            "key_id": cue.key_id,
-                            "idempotency_key": cue.idempotency_key,
-                            "request_hash": cue.request_hash,
-                            "source": cue.source,
-                            "broadcast_id": cue.broadcast_id,
-                            "now": now,
-                        },
-                    )
-                    conn.execute(
-                        _Q["insert_event"],
-                        {"cue_id": cue.id, "at": now, "state": "queued", "reason": "accepted"},
-                    )
+                    _insert(conn, cue, now)
                     out.append(_record(conn.execute(_Q["get_cue"], {"id": cue.id}).fetchone()))
                 return out
 
@@ -308,9 +279,10 @@ class SQLiteStore:
 
         return await self._run(run)
 
-    async def held_rooms(self) -> list[str]:
+    async def held_rooms(self) -> list[tuple[str, str | None]]:
+        """(room, agent name) pairs that cues are held for."""
         rows = await self._run(lambda c: c.execute(_Q["held_rooms"]).fetchall())
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     async def next_due_at(self) -> float | None:
         row = await self._run(lambda c: c.execute(_Q["next_due_at"]).fetchone())

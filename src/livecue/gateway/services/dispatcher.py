@@ -24,7 +24,7 @@ from ..._errors import (
     RoomNotFound,
 )
 from ...sender import CueSender
-from ...store import CueRecord, Store
+from ...store import CueRecord, CueState, Store, state_after_outcome
 from ..config import Settings
 from .metrics import Metrics
 
@@ -38,9 +38,6 @@ PURGE_S = 60.0
 
 NO_AGENT_MEMO_S = 1.0
 """How long "no agent in this room" is believed without asking LiveKit again."""
-
-# the agent's answers that end a cue other than "delivered"
-_FINAL_OUTCOMES = {"expired": "expired", "rejected": "failed"}
 
 
 class Dispatcher:
@@ -63,7 +60,6 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
-        self._gate = asyncio.Semaphore(settings.dispatch_concurrency)
         self._loop_task: asyncio.Task[None] | None = None
         self._held_task: asyncio.Task[None] | None = None
         # rooms just found without an agent: a burst of cues for one of them is held
@@ -179,17 +175,17 @@ class Dispatcher:
             if seen_empty is not None and time.monotonic() - seen_empty < NO_AGENT_MEMO_S:
                 await self._record(record, NoAgentInRoom(record.room, record.agent_name), None)
                 return
-            async with self._gate:
-                if record.transport == "data" and not await self._has_agent(record):
-                    return
-                result = await self._sender.send_payload(
-                    record.room,
-                    record.id,
-                    record.payload.encode(),
-                    transport=record.transport,
-                    agent_name=record.agent_name,
-                    max_attempts=1,  # retries are durable: scheduled in the store
-                )
+            # no semaphore here: _tick never claims more than dispatch_concurrency at once
+            if record.transport == "data" and not await self._has_agent(record):
+                return
+            result = await self._sender.send_payload(
+                record.room,
+                record.id,
+                record.payload.encode(),
+                transport=record.transport,
+                agent_name=record.agent_name,
+                max_attempts=1,  # retries are durable: scheduled in the store
+            )
             if isinstance(result.error, (NoAgentInRoom, RoomNotFound)):
                 self._remember_no_agent(record.room)
             await self._record(
@@ -232,39 +228,17 @@ class Dispatcher:
         self, record: CueRecord, error: LivecueError | None, outcome: str | None
     ) -> None:
         now = self._clock()
-        store = self._store
         if error is None:
-            if outcome in _FINAL_OUTCOMES:
-                state = _FINAL_OUTCOMES[outcome]
-                reason = f"the agent answered {outcome}"
-            else:
-                state, reason = "delivered", None
+            state = state_after_outcome(outcome)
+            if state == "delivered":
                 self._metrics.delivery_latency.observe(max(0.0, now - record.created_at))
-            await store.set_state(
-                record.id,
-                state,  # type: ignore[arg-type]
-                from_state="sending",
-                now=now,
-                reason=reason,
-                outcome=outcome or ("sent" if record.transport == "data" else None),
-            )
-            self._metrics.transitions.labels(state).inc()
-            return
-        if isinstance(error, CueRefused):
-            await store.set_state(
-                record.id,
-                "failed",
-                from_state="sending",
-                now=now,
-                reason=str(error),
-                outcome="rejected",
-            )
-            self._metrics.transitions.labels("failed").inc()
+            reason = None if state == "delivered" else f"the agent answered {outcome}"
+            outcome = outcome or ("sent" if record.transport == "data" else None)
+            await self._sent(record, state, now, reason, outcome=outcome)
+        elif isinstance(error, CueRefused):
+            await self._sent(record, "failed", now, str(error), outcome="rejected")
         elif isinstance(error, (NoAgentInRoom, RoomNotFound)):
-            await store.set_state(
-                record.id, "held", from_state="sending", now=now, reason=str(error)
-            )
-            self._metrics.transitions.labels("held").inc()
+            await self._sent(record, "held", now, str(error))
         elif error.retryable or isinstance(error, AgentNotListening):
             delay = backoff_delay(
                 min(record.attempts - 1, 30),
@@ -272,20 +246,32 @@ class Dispatcher:
                 base_s=self._settings.retry_base_s,
                 cap_s=self._settings.retry_cap_s,
             )
-            await store.set_state(
-                record.id,
-                "retrying",
-                from_state="sending",
-                now=now,
-                reason=str(error),
-                next_attempt_at=now + max(delay, 0.05),
-            )
-            self._metrics.transitions.labels("retrying").inc()
+            next_attempt_at = now + max(delay, 0.05)
+            await self._sent(record, "retrying", now, str(error), next_attempt_at=next_attempt_at)
         else:
-            await store.set_state(
-                record.id, "failed", from_state="sending", now=now, reason=str(error)
-            )
-            self._metrics.transitions.labels("failed").inc()
+            await self._sent(record, "failed", now, str(error))
+
+    async def _sent(
+        self,
+        record: CueRecord,
+        state: CueState,
+        now: float,
+        reason: str | None,
+        *,
+        outcome: str | None = None,
+        next_attempt_at: float | None = None,
+    ) -> None:
+        """Move ``record`` from ``sending`` to ``state`` after an attempt, and count it."""
+        await self._store.set_state(
+            record.id,
+            state,
+            from_state="sending",
+            now=now,
+            reason=reason,
+            outcome=outcome,
+            next_attempt_at=next_attempt_at,
+        )
+        self._metrics.transitions.labels(state).inc()
 
     # -- held rooms: the slow path when a webhook was missed ------------------------
 
@@ -293,8 +279,8 @@ class Dispatcher:
         while not self._stopping:
             await asyncio.sleep(self._settings.held_check_s)
             try:
-                for room in await self._store.held_rooms():
-                    if await self._sender.room_has_agent(room):
+                for room, agent_name in await self._store.held_rooms():
+                    if await self._sender.room_has_agent(room, agent_name):
                         await self.release(room, "an agent is in the room (periodic check)")
             except asyncio.CancelledError:
                 raise

@@ -6,7 +6,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -67,9 +68,6 @@ class HookProcessor:
         self._default_ttl_s = default_ttl_s
         self._clock = clock
 
-    def names(self) -> list[str]:
-        return sorted(self._hooks)
-
     async def handle(self, name: str, body: bytes, headers: Mapping[str, str]) -> HookResult:
         hook = self._hooks.get(name)
         if hook is None:
@@ -100,22 +98,22 @@ class HookProcessor:
             if existing is not None:
                 return HookResult("duplicate", await self._store.get_cue(existing))
 
-        if hook.condition is not None and not hook.condition.matches(context):
-            return HookResult("ignored")
+        with _payload_errors():
+            if hook.condition is not None and not hook.condition.matches(context):
+                return HookResult("ignored")
 
         room = self._render(hook, "room", hook.config.room, context)
         if not room:
             raise Unprocessable(f"hooks.{name}.room rendered empty")
         try:
-            cue = self._renderer.render(
-                hook.config.cue,
-                context,
-                now=datetime.fromtimestamp(now, tz=timezone.utc),
-                default_ttl_s=self._default_ttl_s,
-                owner=f"hooks.{name}",
-            )
-        except TemplateFieldMissing as exc:
-            raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+            with _payload_errors():
+                cue = self._renderer.render(
+                    hook.config.cue,
+                    context,
+                    now=datetime.fromtimestamp(now, tz=timezone.utc),
+                    default_ttl_s=self._default_ttl_s,
+                    owner=f"hooks.{name}",
+                )
         except CueDecodeError as exc:
             raise Unprocessable(f"hook {name!r} made an invalid cue: {exc.reason}") from None
         record, created = await self._intake.accept(
@@ -130,10 +128,19 @@ class HookProcessor:
         return HookResult("accepted" if created else "duplicate", record)
 
     def _render(self, hook: _Hook, field: str, source: str, context: Mapping[str, Any]) -> str:
-        try:
+        with _payload_errors():
             return self._renderer.render_text(f"hooks.{hook.name}.{field}", source, context)
-        except TemplateFieldMissing as exc:
-            raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+
+
+@contextmanager
+def _payload_errors() -> Iterator[None]:
+    """A template that fails on the payload is the sender's 422, not the gateway's 500."""
+    try:
+        yield
+    except TemplateFieldMissing as exc:
+        raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+    except TemplateError as exc:  # output over the limit, an operation failing on its values
+        raise Unprocessable(str(exc)) from None
 
 
 def _options(cfg: VerifyConfig) -> dict[str, Any]:

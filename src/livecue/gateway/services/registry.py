@@ -13,6 +13,8 @@ from livekit import api
 
 AgentJoined = Callable[[str, str], Awaitable[None]]
 
+MAX_ROOMS = 100_000
+
 
 @dataclass
 class RoomRegistry:
@@ -27,6 +29,8 @@ class RoomRegistry:
         elif event.event == "room_finished":
             self.rooms.pop(room, None)
         elif event.event == "participant_joined":
+            if room not in self.rooms and len(self.rooms) >= MAX_ROOMS:
+                self.rooms.clear()  # "room finished" webhooks were lost; start over
             agents = self.rooms.setdefault(room, set())
             if event.participant.kind == api.ParticipantInfo.Kind.AGENT:
                 agents.add(event.participant.identity)

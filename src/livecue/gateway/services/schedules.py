@@ -121,25 +121,36 @@ class Scheduler:
         return max(0.01, min(60.0, (min(upcoming) - now).total_seconds() + 0.005))
 
     async def fire_due(self) -> int:
-        """Fire every due tick of every schedule; returns the cues made."""
+        """Fire every due tick of every schedule; returns the cues made.
+
+        A schedule that fails (LiveKit unreachable for its room prefix, a template that
+        cannot render) is logged and tried again on the next pass; the others still fire.
+        """
         made = 0
         now = self._now()  # one instant for the whole pass, so no tick falls between reads
         for name, schedule in self._schedules.items():
-            stamp = await self._store.last_tick(name)
-            if stamp is None:
-                continue
-            last = datetime.fromtimestamp(stamp, tz=timezone.utc)
-            ttl = schedule.cue.ttl_s or self._default_ttl_s
-            catch_up = timedelta(seconds=ttl)
-            for tick in due_ticks(
-                schedule.cron, schedule.timezone, last=last, now=now, catch_up=catch_up
-            ):
-                made += await self._fire(name, schedule, tick)
-                await self._store.advance_tick(name, tick.timestamp())
-            # ticks missed for longer than a cue lives are skipped on purpose: move past them
-            latest = _latest_tick(schedule, now)
-            if latest > last:
-                await self._store.advance_tick(name, latest.timestamp())
+            try:
+                made += await self._fire_due_ticks(name, schedule, now)
+            except Exception:
+                logger.exception("schedule %r failed; its tick is tried again", name)
+        return made
+
+    async def _fire_due_ticks(self, name: str, schedule: ScheduleConfig, now: datetime) -> int:
+        stamp = await self._store.last_tick(name)
+        if stamp is None:
+            return 0
+        made = 0
+        last = datetime.fromtimestamp(stamp, tz=timezone.utc)
+        catch_up = timedelta(seconds=schedule.cue.ttl_s or self._default_ttl_s)
+        for tick in due_ticks(
+            schedule.cron, schedule.timezone, last=last, now=now, catch_up=catch_up
+        ):
+            made += await self._fire(name, schedule, tick)
+            await self._store.advance_tick(name, tick.timestamp())
+        # ticks missed for longer than a cue lives are skipped on purpose: move past them
+        latest = _latest_tick(schedule, now)
+        if latest > last:
+            await self._store.advance_tick(name, latest.timestamp())
         return made
 
     async def _fire(self, name: str, schedule: ScheduleConfig, tick: datetime) -> int:

@@ -44,7 +44,7 @@ WHERE room = :room AND state = 'held'
 RETURNING id;
 
 -- name: held_rooms
-SELECT DISTINCT room FROM cues WHERE state = 'held';
+SELECT DISTINCT room, agent_name FROM cues WHERE state = 'held';
 
 -- name: expire_due
 UPDATE cues SET state = 'expired', reason = :reason, updated_at = :now
@@ -80,7 +80,13 @@ WHERE room = :room AND transport = 'data' AND expires_at > :now
 ORDER BY created_at;
 
 -- name: count_by_state
-SELECT state, COUNT(*) AS n FROM cues GROUP BY state;
+-- Two halves, each with the state list of its partial index (cues_finished, cues_open),
+-- so neither reads the table; together they cover every state the schema allows.
+SELECT state, COUNT(*) AS n FROM cues WHERE state IN ('delivered', 'expired', 'failed')
+GROUP BY state
+UNION ALL
+SELECT state, COUNT(*) AS n FROM cues WHERE state IN ('queued', 'sending', 'held', 'retrying')
+GROUP BY state;
 
 -- name: get_hook_delivery
 SELECT cue_id FROM hook_deliveries WHERE hook = :hook AND delivery_id = :delivery_id;
