@@ -8,9 +8,16 @@ import uuid
 
 import httpx
 import pytest
-from gwkit import Stack, live_agent, read_db, received_ids, room_name, wait_cue
+from gwkit import (
+    DONATION_SECRET,
+    Stack,
+    live_agent,
+    read_db,
+    received_ids,
+    room_name,
+    wait_cue,
+)
 
-from conftest import DONATION_SECRET
 from livecue._hook_signatures import sign_standard_webhooks
 
 pytestmark = pytest.mark.e2e

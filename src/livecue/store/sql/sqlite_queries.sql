@@ -39,7 +39,9 @@ SET state = :state, reason = :reason, outcome = COALESCE(:outcome, outcome),
 WHERE id = :id AND state = :from_state;
 
 -- name: release_held
-UPDATE cues SET state = 'queued', next_attempt_at = :now, reason = :reason, updated_at = :now
+-- the planner prefers cues_room, which walks the room's whole history; only held rows matter
+UPDATE cues INDEXED BY cues_held
+SET state = 'queued', next_attempt_at = :now, reason = :reason, updated_at = :now
 WHERE room = :room AND state = 'held'
 RETURNING id;
 
