@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from cue_wire import NOW, wire
 
 from livecue import (
     MAX_CUE_BYTES,
@@ -22,27 +23,7 @@ from livecue import (
     new_cue,
 )
 
-NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 SECRET = "livecue-test-secret"
-
-
-def wire(**fields: Any) -> bytes:
-    """A valid v1 payload with ``fields`` changed; a value of ``...`` removes the field."""
-    payload: dict[str, Any] = {
-        "v": 1,
-        "id": "cue-1",
-        "kind": "say",
-        "text": "Hello",
-        "policy": "queue",
-        "created_at": "2024-01-02T03:04:05.000Z",
-        "expires_at": "2024-01-02T03:05:05.000Z",
-    }
-    for name, value in fields.items():
-        if value is ...:
-            payload.pop(name, None)
-        else:
-            payload[name] = value
-    return json.dumps(payload).encode()
 
 
 def reason_of(raw: bytes | str, **options: Any) -> str:
