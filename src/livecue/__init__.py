@@ -33,8 +33,10 @@ from ._errors import (
     RoomNotFound,
     SignatureError,
     Unauthorized,
+    UsageError,
 )
 from ._livekit import Credentials, RoomSummary
+from ._signing import SigningKey
 from .sender import CueSender, SendResult, Transport
 
 __version__ = "0.1.0"
@@ -65,8 +67,10 @@ __all__ = [
     "RoomSummary",
     "SendResult",
     "SignatureError",
+    "SigningKey",
     "Transport",
     "Unauthorized",
+    "UsageError",
     "__version__",
     "decode_cue",
     "encode_cue",

@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from .events import CueApplied, CueDropped, CueEvent, CueReceived
+from .events import CueApplied, CueDropped, CueEvent, CueReceived, CueStarted
+from .ledger import CueLedger
 from .listener import CueHandler, CueListener, attach
 from .policy import Activity, Decision, decide
-from .queue import PendingCues, SeenIds, Turn, TurnLimiter
+from .queue import PendingCues, Turn, TurnLimiter
 
 __all__ = [
     "Activity",
@@ -21,11 +22,12 @@ __all__ = [
     "CueDropped",
     "CueEvent",
     "CueHandler",
+    "CueLedger",
     "CueListener",
     "CueReceived",
+    "CueStarted",
     "Decision",
     "PendingCues",
-    "SeenIds",
     "Turn",
     "TurnLimiter",
     "attach",
