@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from livecue import Credentials, Cue, CueSender, LivecueError, SendResult
+    from livecue import Credentials, Cue, CueSender, LivecueError, Outcome, SendResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -115,6 +115,13 @@ def _error_json(error: LivecueError) -> dict[str, Any]:
     return {"type": type(error).__name__, "message": str(error), "retryable": error.retryable}
 
 
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """Every field, null when not set: a stable shape for scripts."""
+    fields = outcome.to_dict()
+    names = ("status", "reason", "said", "speech_started_at", "speech_ended_at", "merged_into")
+    return {name: fields.get(name) for name in names}
+
+
 def _result_json(result: SendResult) -> dict[str, Any]:
     o = result.outcome
     return {
@@ -123,7 +130,7 @@ def _result_json(result: SendResult) -> dict[str, Any]:
         "transport": result.transport,
         "attempts": result.attempts,
         "identity": result.identity,
-        "outcome": None if o is None else o.to_dict(),
+        "outcome": None if o is None else _outcome_json(o),
         "error": None if result.error is None else _error_json(result.error),
     }
 

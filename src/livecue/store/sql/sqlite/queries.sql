@@ -58,13 +58,13 @@ SELECT id, outcome, expires_at FROM cues INDEXED BY cues_at_agent
 WHERE room = :room AND agent_identity = :identity AND state = 'at_agent';
 
 -- name: watched
-SELECT id, room, agent_identity, outcome, transport, updated_at FROM cues INDEXED BY cues_open
+SELECT id, room, agent_identity, outcome, transport, updated_at FROM cues
 WHERE state = 'at_agent'
 ORDER BY updated_at
 LIMIT :limit;
 
 -- name: overdue
-SELECT id, outcome, agent_identity FROM cues INDEXED BY cues_open
+SELECT id, outcome, agent_identity FROM cues
 WHERE state = 'at_agent' AND expires_at < :before;
 
 -- name: release_held
