@@ -137,3 +137,29 @@ async def test_other_events_are_ignored_and_unknown_hooks_are_404(api_stack: Sta
         assert unknown.status_code == 404
         assert unknown.json()["error"]["message"] == "no hook named 'payments' is configured"
     assert hook_cues(api_stack) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            b'{"type": "donation.succeeded", "data": {"room": "fz-\\ud800", "amount": 1,'
+            b' "currency": "EUR", "donor": "A"}}',
+            "UTF-8",
+        ),
+        (donation(""), "empty"),
+        (donation("x" * 300), "at most 256"),
+        (b"[" * 10_000 + b"]" * 10_000, "not JSON"),
+        (b'{"type": "donation.succeeded", "data": ' + b"9" * 5000 + b"}", "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+    ],
+)
+async def test_a_signed_delivery_that_makes_no_valid_cue_is_a_422(
+    api_stack: Stack, body: bytes, problem: str
+) -> None:
+    before = hook_cues(api_stack)
+    async with httpx.AsyncClient(base_url=api_stack.url, timeout=10) as c:
+        r = await c.post("/hooks/donations", content=body, headers=signed(body))
+    assert r.status_code == 422, r.text
+    assert problem in r.json()["error"]["message"]
+    assert hook_cues(api_stack) == before  # nothing half-made
