@@ -103,24 +103,39 @@ class LiveKitRooms:
         max_connections: int = 100,
     ) -> None:
         self.credentials = credentials
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            connector=aiohttp.TCPConnector(limit=max_connections),
-        )
-        self._api = api.LiveKitAPI(
-            credentials.url,
-            credentials.api_key,
-            credentials.api_secret,
-            session=self._session,
-            failover=False,
-        )
-        self._rpc = PerformRpc(
-            self._session, credentials.url, credentials.api_key, credentials.api_secret
-        )
+        self._timeout_s = timeout_s
+        self._max_connections = max_connections
+        # made on first use: an HTTP session belongs to the running event loop
+        self._clients: tuple[aiohttp.ClientSession, api.LiveKitAPI, PerformRpc] | None = None
+
+    def _open(self) -> tuple[aiohttp.ClientSession, api.LiveKitAPI, PerformRpc]:
+        if self._clients is None:
+            session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+            )
+            creds = self.credentials
+            livekit = api.LiveKitAPI(
+                creds.url, creds.api_key, creds.api_secret, session=session, failover=False
+            )
+            rpc = PerformRpc(session, creds.url, creds.api_key, creds.api_secret)
+            self._clients = (session, livekit, rpc)
+        return self._clients
+
+    @property
+    def _api(self) -> api.LiveKitAPI:
+        return self._open()[1]
+
+    @property
+    def _rpc(self) -> PerformRpc:
+        return self._open()[2]
 
     async def aclose(self) -> None:
-        await self._api.aclose()
-        await self._session.close()
+        if self._clients is not None:
+            session, livekit, _ = self._clients
+            self._clients = None
+            await livekit.aclose()
+            await session.close()
 
     async def send_data(
         self, room: str, payload: bytes, *, topic: str, destination_identities: list[str]

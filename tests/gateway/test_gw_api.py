@@ -217,7 +217,7 @@ async def test_keys_list_and_revoke(api_stack: Stack, room: str) -> None:
     )
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
-    key_id = token.split("_")[1]
+    key_id = token.split("_", 2)[1]
     url = f"{api_stack.url}/v1/rooms/{room}/cues"
     cue = {"kind": "context", "text": "with a key about to go"}
     async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as c:
@@ -227,7 +227,7 @@ async def test_keys_list_and_revoke(api_stack: Stack, room: str) -> None:
         assert listed.returncode == 0, listed.stderr
         mine = next(k for k in json.loads(listed.stdout) if k["id"] == key_id)
         assert (mine["name"], mine["scopes"], mine["revoked_at"]) == ("crm", ["send"], None)
-        assert token.split("_")[2] not in listed.stdout  # the secret is never shown
+        assert token.split("_", 2)[2] not in listed.stdout  # the secret is never shown
         table = _keys(api_stack, "list")
         assert key_id in table.stdout and "crm" in table.stdout
 
@@ -416,7 +416,9 @@ async def test_data_transport_cue_ends_with_the_agents_outcome(api_stack: Stack,
             "data",
         )
         assert status["receipt"]["said"] == "Sent as a data packet."
-        assert [h["outcome"] for h in status["history"]][-3:] == [None, "started", "applied"]
+        outcomes = [h["outcome"] for h in status["history"] if h["state"] != "queued"]
+        # handed over with no word yet; "started" is seen only if asked while it spoke
+        assert outcomes[:2] == [None, None] and outcomes[-1] == "applied"
         assert agent.outcomes(cue_id) == ["started", "applied"]
 
 

@@ -1,28 +1,58 @@
-"""The store interface the gateway depends on; implementations live beside it."""
+"""The store interface the gateway depends on; ``SQLiteStore`` and ``PostgresStore`` are
+its implementations (their shared logic is ``_sql.SQLStore``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
-from .records import CueEvent, CueRecord, CueState, KeyRecord, NewCue, Transition, WatchedCue
+from .records import (
+    CueEvent,
+    CueFilter,
+    CueRecord,
+    CueState,
+    KeyRecord,
+    NewCue,
+    Transition,
+    WatchedCue,
+)
 
 
 class Store(Protocol):
     """Durable state of a gateway. Every method is one transaction."""
 
-    async def migrate(self) -> None: ...
+    backend: str
+    shared: bool
+    """Whether several gateway instances may use the store at once."""
+
+    async def migrate(self) -> list[int]: ...
+    async def schema_version(self) -> tuple[int, int]: ...
     async def ping(self) -> None: ...
     async def aclose(self) -> None: ...
+    def listen(self, callback: Callable[[], None]) -> None: ...
+
+    # a gateway instance
+    async def attach_instance(
+        self, instance: str, *, host: str, pid: int, now: float, ttl: float
+    ) -> None: ...
+    async def detach_instance(self, instance: str, *, now: float) -> None: ...
+    async def heartbeat(
+        self, instance: str, *, host: str, pid: int, now: float, ttl: float
+    ) -> None: ...
+    async def live_instances(self, *, now: float) -> list[str]: ...
 
     # cues
     async def insert_cue(
         self, cue: NewCue, *, now: float, hook_delivery: tuple[str, str] | None = None
     ) -> tuple[CueRecord, bool]: ...
+    async def insert_checked(
+        self, items: Sequence[tuple[NewCue, tuple[str, str] | None]], *, now: float
+    ) -> list[tuple[CueRecord, bool]]: ...
     async def insert_cues(self, cues: Sequence[NewCue], *, now: float) -> list[CueRecord]: ...
     async def get_cue(self, cue_id: str) -> CueRecord | None: ...
     async def history(self, cue_id: str) -> list[CueEvent]: ...
-    async def claim_due(self, *, now: float, limit: int) -> list[CueRecord]: ...
+    async def list_cues(self, where: CueFilter, *, limit: int = 100) -> list[CueRecord]: ...
+    async def claim_due(self, *, now: float, limit: int, owner: str) -> list[CueRecord]: ...
     async def set_state(
         self,
         cue_id: str,
@@ -32,6 +62,7 @@ class Store(Protocol):
         now: float,
         reason: str | None = None,
         next_attempt_at: float | None = None,
+        owner: str | None = None,
     ) -> bool: ...
     async def record_outcome(
         self,
@@ -67,9 +98,21 @@ class Store(Protocol):
     async def hook_delivery(self, hook: str, delivery_id: str) -> str | None: ...
     async def last_tick(self, schedule: str) -> float | None: ...
     async def advance_tick(self, schedule: str, tick: float) -> bool: ...
+    async def fire_tick(
+        self, schedule: str, tick: str, *, at: float, cues: Sequence[NewCue], now: float
+    ) -> list[CueRecord] | None: ...
     async def add_key(
         self, key_id: str, secret_hash: str, scopes: list[str], *, name: str | None, now: float
     ) -> None: ...
     async def get_key(self, key_id: str) -> KeyRecord | None: ...
     async def list_keys(self) -> list[KeyRecord]: ...
     async def revoke_key(self, key_id: str, *, now: float) -> bool: ...
+
+
+@runtime_checkable
+class SharedLimits(Protocol):
+    """Token buckets shared by every instance (PostgreSQL)."""
+
+    async def take_tokens(
+        self, name: str, *, rate: float, burst: float, want: float, now: float
+    ) -> float: ...

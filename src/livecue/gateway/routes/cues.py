@@ -14,9 +14,9 @@ from fastapi import APIRouter, Header, Path
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from ..._cue import utcnow
+from ..._errors import NotFound
 from ...store import KeyRecord
 from ..deps import GatewayDep, require
-from ..errors import NotFound
 from ..schemas import (
     BroadcastAccepted,
     BroadcastIn,
@@ -94,14 +94,11 @@ async def broadcast(
     key: Annotated[KeyRecord, require("broadcast")],
 ) -> BroadcastAccepted:
     """One cue to each of ``rooms``, to live rooms named ``prefix``..., or to all live rooms."""
-    if body.rooms is not None:
-        rooms = list(dict.fromkeys(body.rooms))
-    else:
-        rooms = await gateway.sender.resolve_rooms(room_prefix=body.prefix)
     cue = body.cue.to_cue(default_ttl_s=gateway.settings.default_ttl_s, now=utcnow())
     broadcast_id, records = await gateway.intake.accept_broadcast(
-        rooms,
+        body.rooms,
         cue,
+        prefix=body.prefix,
         origin=Origin(source="api", key_id=key.id),
         transport=body.cue.transport,
         agent_name=body.cue.agent_name,

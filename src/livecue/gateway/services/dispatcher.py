@@ -24,9 +24,10 @@ from ..._errors import (
     NoAgentInRoom,
     RoomNotFound,
 )
-from ...sender import CueSender
 from ...store import CueRecord, CueState, Store, room_missing
 from ..config import Settings
+from .deliverer import Deliverer
+from .instances import Instance
 from .metrics import Metrics
 from .receipts import Receipts
 
@@ -46,16 +47,18 @@ class Dispatcher:
     def __init__(
         self,
         store: Store,
-        sender: CueSender,
+        sender: Deliverer,
         settings: Settings,
         metrics: Metrics,
         receipts: Receipts,
+        instance: Instance,
         *,
         on_handed_over: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
+        self._instance = instance
         self._receipts = receipts
         self._on_handed_over = on_handed_over
         self._retry = RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s)
@@ -78,11 +81,7 @@ class Dispatcher:
     # -- lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        recovered = await self._store.recover(now=self._clock())
-        if recovered:
-            logger.info(
-                "resuming %d cues that were being sent when the gateway stopped", len(recovered)
-            )
+        await self._recover()
         self._loop_task = asyncio.create_task(self._run(), name="livecue-dispatcher")
         self._held_task = asyncio.create_task(self._check_held_rooms(), name="livecue-held-check")
 
@@ -137,7 +136,9 @@ class Dispatcher:
             await self._sweep()
         free = self._settings.dispatch_concurrency - len(self._inflight)
         while free > 0 and not self._stopping:
-            batch = await self._store.claim_due(now=self._clock(), limit=free)
+            batch = await self._store.claim_due(
+                now=self._clock(), limit=free, owner=self._instance.id
+            )
             if not batch:
                 break
             self._metrics.transitions.labels("sending").inc(len(batch))
@@ -151,6 +152,7 @@ class Dispatcher:
         """Housekeeping once a second, not on every pass: each of these reads many rows."""
         self._last_sweep = time.monotonic()
         now = self._clock()
+        await self._recover()
         expired = await self._store.expire_due(now=now)
         if expired:
             self._metrics.transitions.labels("expired").inc(len(expired))
@@ -160,6 +162,13 @@ class Dispatcher:
             self._last_purge = time.monotonic()
             await self._store.purge_finished(before=now - self._settings.retention_s)
         self._metrics.cues_by_state.counts = await self._store.count_by_state()
+
+    async def _recover(self) -> None:
+        """Take over what instances that are gone were sending (after a crash)."""
+        recovered = await self._store.recover(now=self._clock())
+        if recovered:
+            self._metrics.transitions.labels("retrying").inc(len(recovered))
+            logger.info("resuming %d cues a stopped instance was sending", len(recovered))
 
     def _on_sent(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -216,6 +225,7 @@ class Dispatcher:
                     now=now,
                     reason="internal error while sending",
                     next_attempt_at=now + self._settings.retry_cap_s,
+                    owner=self._instance.id,
                 )
 
     def _remember_no_agent(self, room: str) -> None:
@@ -254,6 +264,7 @@ class Dispatcher:
             now=now,
             reason=reason,
             next_attempt_at=next_attempt_at,
+            owner=self._instance.id,  # unless another instance has taken it over
         ):
             self._metrics.transitions.labels(state).inc()
 
@@ -264,6 +275,8 @@ class Dispatcher:
             await asyncio.sleep(self._settings.held_check_s)
             try:
                 for room, agent_name in await self._store.held_rooms():
+                    if not self._instance.mine(room):
+                        continue  # another instance checks this room
                     if await self._sender.room_has_agent(room, agent_name):
                         await self.release(room, "an agent is in the room (periodic check)")
             except asyncio.CancelledError:
