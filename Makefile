@@ -22,8 +22,8 @@ demo: setup
 	$(PY) examples/demo.py
 
 lint: setup
-	$(PY) -m ruff check src tests bench examples
-	$(PY) -m ruff format --check src tests bench examples
+	$(PY) -m ruff check src tests bench examples harness
+	$(PY) -m ruff format --check src tests bench examples harness
 	$(PY) -m mypy
 
 test: setup lint

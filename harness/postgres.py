@@ -8,6 +8,7 @@ the cluster runs as the ``postgres`` system user the package creates.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -63,6 +64,14 @@ class PostgresServer:
         self._ctl("start", timeout_s)
         return self
 
+    def stop_server(self) -> None:
+        """``pg_ctl stop -m fast``, keeping the data: every connection is cut."""
+        self._ctl("stop", 60)
+
+    def start_server(self, timeout_s: float = 60.0) -> None:
+        """Start the stopped server again, on the same port and data."""
+        self._ctl("start", timeout_s)
+
     def restart(self, timeout_s: float = 60.0) -> None:
         """``pg_ctl restart -m fast``: every connection is cut."""
         self._ctl("restart", timeout_s)
@@ -70,10 +79,8 @@ class PostgresServer:
     def stop(self) -> None:
         if self._dir is None:
             return
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._ctl("stop", 60)
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
 
