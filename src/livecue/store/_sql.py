@@ -206,7 +206,13 @@ class SQLStore(abc.ABC):
             await tx.run_many(
                 "insert_event",
                 [
-                    {"cue_id": r.id, "at": now, "state": "sending", "reason": None, "outcome": None}
+                    {
+                        "cue_id": r.id,
+                        "at": now,
+                        "state": "sending",
+                        "reason": f"by gateway instance {owner}",
+                        "outcome": None,
+                    }
                     for r in records
                 ],
             )
@@ -386,6 +392,12 @@ class SQLStore(abc.ABC):
             if ids:
                 tx.notify()
             return ids
+
+    async def sending_by(self, owner: str) -> list[str]:
+        """Ids of the cues instance ``owner`` is sending."""
+        async with self.reading() as tx:
+            rows = await tx.all("sending_by", {"owner": owner})
+        return [r["id"] for r in rows]
 
     async def purge_finished(self, *, before: float) -> int:
         """Delete finished cues last changed before ``before``, with their history."""

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ..._cue import Outcome
-from ..._errors import DeliveryError, LivecueError
+from ..._errors import DeliveryError, LivecueError, ServiceUnavailable
 from ...sender import STATUS_WAIT_S
 from ...store import Store, Transition, WatchedCue
 from .deliverer import Deliverer
@@ -154,6 +154,8 @@ class ReceiptWatcher:
                 await self._pass()
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable as exc:
+                logger.warning("receipt watcher paused: %s", exc)
             except Exception:
                 logger.exception("receipt watcher pass failed")
             self._wake.clear()

@@ -128,6 +128,9 @@ WHERE state = 'sending'
   AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE expires_at > :now))
 RETURNING id;
 
+-- name: sending_by
+SELECT id FROM cues WHERE state = 'sending' AND owner = :owner;
+
 -- name: next_due_at
 SELECT MIN(next_attempt_at) AS at FROM cues WHERE state IN ('queued', 'retrying');
 
