@@ -9,9 +9,9 @@ firing a schedule tick once — lives here, so both backends behave alike.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .records import (
     OVERDUE_S,
@@ -29,17 +29,21 @@ from .records import (
     expiry_reason,
 )
 
+MAX_BATCH = 256
+"""At most this many writes share one transaction."""
+
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
+T = TypeVar("T")
 
 
 class Tx(Protocol):
-    """Named queries inside one transaction (or one autocommitted read)."""
+    """Named queries inside one transaction (or one read), run on the backend's thread."""
 
-    async def one(self, query: str, params: Params) -> Row | None: ...
-    async def all(self, query: str, params: Params) -> Sequence[Row]: ...
-    async def run(self, query: str, params: Params) -> int: ...
-    async def run_many(self, query: str, params: Sequence[Params]) -> None: ...
+    def one(self, query: str, params: Params) -> Row | None: ...
+    def all(self, query: str, params: Params) -> Sequence[Row]: ...
+    def run(self, query: str, params: Params) -> int: ...
+    def run_many(self, query: str, params: Sequence[Params]) -> None: ...
     def notify(self) -> None:
         """Wake the dispatchers of every instance once this transaction commits."""
 
@@ -59,11 +63,11 @@ def _key(row: Row) -> KeyRecord:
     )
 
 
-async def _event(
+def _event(
     tx: Tx, cue_id: str, at: float, state: str, reason: str | None, outcome: str | None = None
 ) -> None:
     params = {"cue_id": cue_id, "at": at, "state": state, "reason": reason, "outcome": outcome}
-    await tx.run("insert_event", params)
+    tx.run("insert_event", params)
 
 
 class SQLStore(abc.ABC):
@@ -75,16 +79,22 @@ class SQLStore(abc.ABC):
 
     def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
+        self._waiting: list[tuple[Callable[[Tx], Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.commits = 0
+        """Write transactions run (and ``writes``, the writes they carried)."""
+        self.writes = 0
 
     # -- what a backend provides ----------------------------------------------------
 
     @abc.abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[Tx]:
-        """A write transaction; its notifications go out after it commits."""
+    async def _transaction(self, works: Sequence[Callable[[Tx], Any]]) -> tuple[list[Any], bool]:
+        """Run ``works`` in order in one write transaction, on the backend's thread (one hop
+        for the whole transaction); their results, and whether one asked to notify."""
 
     @abc.abstractmethod
-    def reading(self) -> AbstractAsyncContextManager[Tx]:
-        """A read of committed data."""
+    async def _read(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` against committed data, on the backend's thread."""
 
     @abc.abstractmethod
     async def migrate(self) -> list[int]:
@@ -97,9 +107,54 @@ class SQLStore(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None: ...
 
+    async def _write(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in a write transaction, and return once that has committed.
+
+        Group commit: writes asked for while a transaction runs wait for the next one,
+        which takes them all, so one flush to disk serves many (the dispatcher's steps
+        and the API's new cues alike). A failing batch is run again one write per
+        transaction, so one failure never fails the others.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            self.commits += 1
+            self.writes += len(batch)
+            try:
+                results, notified = await self._transaction([work for work, _ in batch])
+            except Exception:
+                notified = await self._one_by_one(batch)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+            if notified:
+                self._woken()
+
+    async def _one_by_one(
+        self, batch: Sequence[tuple[Callable[[Tx], Any], asyncio.Future[Any]]]
+    ) -> bool:
+        notified = False
+        for work, future in batch:
+            try:
+                [result], asked = await self._transaction([work])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            notified = notified or asked
+            if not future.done():
+                future.set_result(result)
+        return notified
+
     async def ping(self) -> None:
-        async with self.reading() as tx:
-            await tx.one("ping", {})
+        await self._read(lambda tx: tx.one("ping", {}))
 
     def listen(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when any instance stores work for the dispatchers (new cues,
@@ -127,66 +182,34 @@ class SQLStore(abc.ABC):
         self, items: Sequence[tuple[NewCue, tuple[str, str] | None]], *, now: float
     ) -> list[tuple[CueRecord, bool]]:
         """Store several cues in one transaction (group commit), each checked for an earlier
-        cue of the same hook delivery, idempotency key or id, as :meth:`insert_cue` does."""
-        async with self.transaction() as tx:
-            results = [await self._insert_one(tx, cue, hook, now) for cue, hook in items]
+        cue of the same hook delivery, idempotency key or id, as :meth:`insert_cue` does —
+        an earlier item of the same batch included."""
+
+        def work(tx: Tx) -> list[tuple[CueRecord, bool]]:
+            results = [_insert_one(tx, cue, hook, now) for cue, hook in items]
             if any(created for _, created in results):
                 tx.notify()
             return results
 
-    async def _insert_one(
-        self, tx: Tx, cue: NewCue, hook: tuple[str, str] | None, now: float
-    ) -> tuple[CueRecord, bool]:
-        if hook is not None:
-            row = await tx.one("get_hook_delivery", {"hook": hook[0], "delivery_id": hook[1]})
-            if row is not None:
-                existing = await tx.one("get_cue", {"id": row["cue_id"]})
-                if existing is not None:
-                    return _record(existing), False
-        if cue.idempotency_key is not None:
-            row = await tx.one(
-                "get_cue_by_idempotency_key",
-                {"key_id": cue.key_id, "idempotency_key": cue.idempotency_key},
-            )
-            if row is not None:
-                return _record(row), False
-        row = await tx.one("insert_cue", {**vars(cue), "now": now})
-        if row is None:  # the id is taken (or a racing insert won): the caller decides
-            existing = await tx.one("get_cue", {"id": cue.id})
-            if existing is None:  # the idempotency key of a cue committed a moment ago
-                existing = await tx.one(
-                    "get_cue_by_idempotency_key",
-                    {"key_id": cue.key_id, "idempotency_key": cue.idempotency_key},
-                )
-            assert existing is not None
-            return _record(existing), False
-        await _event(tx, cue.id, now, "queued", "accepted")
-        if hook is not None:
-            params = {"hook": hook[0], "delivery_id": hook[1], "cue_id": cue.id, "now": now}
-            await tx.run("insert_hook_delivery", params)
-        return _record(row), True
+        return await self._write(work)
 
     async def insert_cues(self, cues: Sequence[NewCue], *, now: float) -> list[CueRecord]:
         """Store several new cues (a broadcast's, each with a fresh id) in one transaction."""
-        async with self.transaction() as tx:
-            out = []
-            for cue in cues:
-                row = await tx.one("insert_cue", {**vars(cue), "now": now})
-                assert row is not None, "a broadcast's cue ids are fresh"
-                await _event(tx, cue.id, now, "queued", "accepted")
-                out.append(_record(row))
+
+        def work(tx: Tx) -> list[CueRecord]:
+            out = [_insert_new(tx, cue, now, "accepted") for cue in cues]
             if out:
                 tx.notify()
             return out
 
+        return await self._write(work)
+
     async def get_cue(self, cue_id: str) -> CueRecord | None:
-        async with self.reading() as tx:
-            row = await tx.one("get_cue", {"id": cue_id})
+        row = await self._read(lambda tx: tx.one("get_cue", {"id": cue_id}))
         return None if row is None else _record(row)
 
     async def history(self, cue_id: str) -> list[CueEvent]:
-        async with self.reading() as tx:
-            rows = await tx.all("get_events", {"cue_id": cue_id})
+        rows = await self._read(lambda tx: tx.all("get_events", {"cue_id": cue_id}))
         return [
             CueEvent(at=r["at"], state=r["state"], reason=r["reason"], outcome=r["outcome"])
             for r in rows
@@ -194,29 +217,33 @@ class SQLStore(abc.ABC):
 
     async def list_cues(self, where: CueFilter, *, limit: int = 100) -> list[CueRecord]:
         """Cues matching ``where``, newest first (``where.before`` continues a page)."""
-        async with self.reading() as tx:
-            rows = await tx.all("list_cues", {**where.params(), "limit": limit})
+        params = {**where.params(), "limit": limit}
+        rows = await self._read(lambda tx: tx.all("list_cues", params))
         return [_record(r) for r in rows]
 
     async def claim_due(self, *, now: float, limit: int, owner: str) -> list[CueRecord]:
         """Move up to ``limit`` due cues to ``sending``, owned by instance ``owner``."""
-        async with self.transaction() as tx:
-            rows = await tx.all("claim_due", {"now": now, "limit": limit, "owner": owner})
+
+        def work(tx: Tx) -> list[CueRecord]:
+            rows = tx.all("claim_due", {"now": now, "limit": limit, "owner": owner})
             records = [_record(r) for r in rows]
-            await tx.run_many(
+            reason = f"by gateway instance {owner}"
+            tx.run_many(
                 "insert_event",
                 [
                     {
                         "cue_id": r.id,
                         "at": now,
                         "state": "sending",
-                        "reason": f"by gateway instance {owner}",
+                        "reason": reason,
                         "outcome": None,
                     }
                     for r in records
                 ],
             )
             return records
+
+        return await self._write(work)
 
     async def set_state(
         self,
@@ -232,24 +259,25 @@ class SQLStore(abc.ABC):
         """Move a cue from ``from_state`` to ``state`` (the gateway's own steps: held,
         retrying, failed); False if it was not in ``from_state`` (or, with ``owner``, is
         no longer that instance's to move)."""
-        async with self.transaction() as tx:
-            changed = await tx.run(
-                "set_state",
-                {
-                    "id": cue_id,
-                    "state": state,
-                    "from_state": from_state,
-                    "reason": reason,
-                    "next_attempt_at": next_attempt_at,
-                    "now": now,
-                    "owner": owner,
-                },
-            )
-            if changed:
-                await _event(tx, cue_id, now, state, reason)
-                if state in ("queued", "retrying"):
-                    tx.notify()
-            return bool(changed)
+        params = {
+            "id": cue_id,
+            "state": state,
+            "from_state": from_state,
+            "reason": reason,
+            "next_attempt_at": next_attempt_at,
+            "now": now,
+            "owner": owner,
+        }
+
+        def work(tx: Tx) -> bool:
+            if not tx.run("set_state", params):
+                return False
+            _event(tx, cue_id, now, state, reason)
+            if state in ("queued", "retrying"):
+                tx.notify()
+            return True
+
+        return await self._write(work)
 
     async def record_outcome(
         self,
@@ -266,15 +294,16 @@ class SQLStore(abc.ABC):
         Returns the record as it is now and the transition made (None when nothing
         changed: a late or older outcome never overwrites a final or newer one).
         """
-        async with self.transaction() as tx:
-            row = await tx.one("get_cue_for_update", {"id": cue_id})
+
+        def work(tx: Tx) -> tuple[CueRecord | None, Transition | None]:
+            row = tx.one("get_cue_for_update", {"id": cue_id})
             if row is None:
                 return None, None
             current = _record(row)
             move = after_outcome(current.state, current.outcome, outcome, reason)
             if move is None:
                 return current, None
-            await tx.run(
+            tx.run(
                 "set_outcome",
                 {
                     "id": cue_id,
@@ -287,10 +316,12 @@ class SQLStore(abc.ABC):
                 },
             )
             if (current.state, current.outcome) != (move.state, move.outcome):
-                await _event(tx, cue_id, now, move.state, move.reason, move.outcome)
-            updated = await tx.one("get_cue", {"id": cue_id})
+                _event(tx, cue_id, now, move.state, move.reason, move.outcome)
+            updated = tx.one("get_cue", {"id": cue_id})
             assert updated is not None
             return _record(updated), move
+
+        return await self._write(work)
 
     async def agent_left(
         self,
@@ -303,50 +334,41 @@ class SQLStore(abc.ABC):
     ) -> list[tuple[str, Transition]]:
         """The agent ``identity`` left ``room`` (or lost the cues in ``only``): each cue it
         had and had not finished is delivered again, expired, or closed if acted on."""
-        async with self.transaction() as tx:
-            rows = await tx.all("at_agent_of", {"room": room, "identity": identity})
-            wanted = None if only is None else set(only)
+        wanted = None if only is None else set(only)
+
+        def work(tx: Tx) -> list[tuple[str, Transition]]:
             moved = []
-            for row in rows:
+            for row in tx.all("at_agent_of", {"room": room, "identity": identity}):
                 if wanted is not None and row["id"] not in wanted:
                     continue
                 expired = row["expires_at"] <= now
                 move = after_agent_left(
                     row["outcome"], expired=expired, identity=identity, lost=lost
                 )
-                await self._move(tx, row["id"], move, now)
+                _move(tx, row["id"], move, now)
                 moved.append((row["id"], move))
             if any(move.state == "queued" for _, move in moved):
                 tx.notify()
             return moved
 
+        return await self._write(work)
+
     async def close_overdue(self, *, now: float) -> list[tuple[str, Transition]]:
         """Close cues still at an agent :data:`OVERDUE_S` after they expired."""
-        async with self.transaction() as tx:
-            rows = await tx.all("overdue", {"before": now - OVERDUE_S})
+
+        def work(tx: Tx) -> list[tuple[str, Transition]]:
             moved = []
-            for row in rows:
+            for row in tx.all("overdue", {"before": now - OVERDUE_S}):
                 move = after_overdue(row["outcome"], row["agent_identity"])
-                await self._move(tx, row["id"], move, now)
+                _move(tx, row["id"], move, now)
                 moved.append((row["id"], move))
             return moved
 
-    @staticmethod
-    async def _move(tx: Tx, cue_id: str, move: Transition, now: float) -> None:
-        params = {
-            "id": cue_id,
-            "state": move.state,
-            "outcome": move.outcome,
-            "reason": move.reason,
-            "now": now,
-        }
-        await tx.run("requeue", params)
-        await _event(tx, cue_id, now, move.state, move.reason, move.outcome)
+        return await self._write(work)
 
     async def watched(self, *, limit: int = 10_000) -> list[WatchedCue]:
         """Cues at an agent and not final, least recently changed first."""
-        async with self.reading() as tx:
-            rows = await tx.all("watched", {"limit": limit})
+        rows = await self._read(lambda tx: tx.all("watched", {"limit": limit}))
         return [
             WatchedCue(
                 id=r["id"],
@@ -360,71 +382,77 @@ class SQLStore(abc.ABC):
         ]
 
     async def release_held(self, room: str, *, now: float, reason: str) -> list[str]:
-        async with self.transaction() as tx:
-            rows = await tx.all("release_held", {"room": room, "now": now, "reason": reason})
+        def work(tx: Tx) -> list[str]:
+            rows = tx.all("release_held", {"room": room, "now": now, "reason": reason})
             ids = [r["id"] for r in rows]
             for cue_id in ids:
-                await _event(tx, cue_id, now, "queued", reason)
+                _event(tx, cue_id, now, "queued", reason)
             if ids:
                 tx.notify()
             return ids
 
+        return await self._write(work)
+
     async def expire_due(self, *, now: float) -> list[str]:
         """Expire cues that were never handed to an agent in time; the reason says why."""
-        async with self.transaction() as tx:
-            rows = await tx.all("due_to_expire", {"now": now})
+
+        def work(tx: Tx) -> list[str]:
+            rows = tx.all("due_to_expire", {"now": now})
             for row in rows:
                 reason = expiry_reason(row["state"], row["reason"], row["room"])
                 params = {"id": row["id"], "reason": reason, "now": now, "from_state": row["state"]}
-                await tx.run("set_expired", params)
-                await _event(tx, row["id"], now, "expired", reason)
+                tx.run("set_expired", params)
+                _event(tx, row["id"], now, "expired", reason)
             return [r["id"] for r in rows]
+
+        return await self._write(work)
 
     async def recover(self, *, now: float) -> list[str]:
         """Take over the cues being sent by instances that are gone (a crash): they are
         sent again, and the agent's dedup by id makes that safe."""
         reason = "its gateway instance stopped while sending"
-        async with self.transaction() as tx:
-            rows = await tx.all("take_over", {"now": now, "reason": reason})
-            ids = [r["id"] for r in rows]
+
+        def work(tx: Tx) -> list[str]:
+            ids = [r["id"] for r in tx.all("take_over", {"now": now, "reason": reason})]
             for cue_id in ids:
-                await _event(tx, cue_id, now, "retrying", reason)
+                _event(tx, cue_id, now, "retrying", reason)
             if ids:
                 tx.notify()
             return ids
 
+        return await self._write(work)
+
     async def sending_by(self, owner: str) -> list[str]:
         """Ids of the cues instance ``owner`` is sending."""
-        async with self.reading() as tx:
-            rows = await tx.all("sending_by", {"owner": owner})
+        rows = await self._read(lambda tx: tx.all("sending_by", {"owner": owner}))
         return [r["id"] for r in rows]
 
     async def purge_finished(self, *, before: float) -> int:
         """Delete finished cues last changed before ``before``, with their history."""
-        async with self.transaction() as tx:
-            await tx.run("purge_finished_events", {"before": before})
-            await tx.run("purge_hook_deliveries", {"before": before})
-            return await tx.run("purge_finished", {"before": before})
+
+        def work(tx: Tx) -> int:
+            tx.run("purge_finished_events", {"before": before})
+            tx.run("purge_hook_deliveries", {"before": before})
+            return tx.run("purge_finished", {"before": before})
+
+        return await self._write(work)
 
     async def held_rooms(self) -> list[tuple[str, str | None]]:
         """(room, agent name) pairs that cues are held for."""
-        async with self.reading() as tx:
-            rows = await tx.all("held_rooms", {})
+        rows = await self._read(lambda tx: tx.all("held_rooms", {}))
         return [(r["room"], r["agent_name"]) for r in rows]
 
     async def next_due_at(self) -> float | None:
-        async with self.reading() as tx:
-            row = await tx.one("next_due_at", {})
+        row = await self._read(lambda tx: tx.one("next_due_at", {}))
         return None if row is None or row["at"] is None else float(row["at"])
 
     async def pending_for_room(self, room: str, *, now: float) -> list[CueRecord]:
-        async with self.reading() as tx:
-            rows = await tx.all("pending_for_room", {"room": room, "now": now})
+        params = {"room": room, "now": now}
+        rows = await self._read(lambda tx: tx.all("pending_for_room", params))
         return [_record(r) for r in rows]
 
     async def count_by_state(self) -> dict[str, int]:
-        async with self.reading() as tx:
-            rows = await tx.all("count_by_state", {})
+        rows = await self._read(lambda tx: tx.all("count_by_state", {}))
         return {r["state"]: int(r["n"]) for r in rows}
 
     # -- instances --------------------------------------------------------------------
@@ -434,36 +462,33 @@ class SQLStore(abc.ABC):
     ) -> None:
         """Say that ``instance`` is alive for ``ttl`` more seconds."""
         params = {"id": instance, "host": host, "pid": pid, "now": now, "expires_at": now + ttl}
-        async with self.transaction() as tx:
-            await tx.run("heartbeat", params)
+        await self._write(lambda tx: tx.run("heartbeat", params))
 
     async def retire(self, instance: str, *, now: float) -> None:
         """``instance`` stops: its unfinished sends are taken over at once (and rows of
         instances gone for a day are cleared)."""
-        async with self.transaction() as tx:
-            await tx.run("retire", {"id": instance, "long_ago": now - 86_400})
+        params = {"id": instance, "long_ago": now - 86_400}
+        await self._write(lambda tx: tx.run("retire", params))
 
     async def live_instances(self, *, now: float) -> list[str]:
-        async with self.reading() as tx:
-            rows = await tx.all("live_instances", {"now": now})
+        rows = await self._read(lambda tx: tx.all("live_instances", {"now": now}))
         return [r["id"] for r in rows]
 
     # -- hooks, schedules, keys -----------------------------------------------------
 
     async def hook_delivery(self, hook: str, delivery_id: str) -> str | None:
-        async with self.reading() as tx:
-            row = await tx.one("get_hook_delivery", {"hook": hook, "delivery_id": delivery_id})
+        params = {"hook": hook, "delivery_id": delivery_id}
+        row = await self._read(lambda tx: tx.one("get_hook_delivery", params))
         return None if row is None else str(row["cue_id"])
 
     async def last_tick(self, schedule: str) -> float | None:
-        async with self.reading() as tx:
-            row = await tx.one("get_last_tick", {"schedule": schedule})
+        row = await self._read(lambda tx: tx.one("get_last_tick", {"schedule": schedule}))
         return None if row is None else float(row["last_tick"])
 
     async def advance_tick(self, schedule: str, tick: float) -> bool:
         """Record ``tick`` as dealt with; False if it (or a later one) already was."""
-        async with self.transaction() as tx:
-            return bool(await tx.run("advance_tick", {"schedule": schedule, "tick": tick}))
+        params = {"schedule": schedule, "tick": tick}
+        return bool(await self._write(lambda tx: tx.run("advance_tick", params)))
 
     async def fire_tick(
         self, schedule: str, tick: str, *, at: float, cues: Sequence[NewCue], now: float
@@ -471,20 +496,19 @@ class SQLStore(abc.ABC):
         """Fire ``schedule``'s tick named ``tick`` (its wall-clock time): store its cues,
         in one transaction with the firing, unless the tick has fired already (here or on
         another instance) — then None. The firing's primary key is the invariant."""
-        async with self.transaction() as tx:
-            params = {"schedule": schedule, "tick": tick, "at": at, "now": now}
-            if not await tx.run("insert_firing", params):
+
+        def work(tx: Tx) -> list[CueRecord] | None:
+            firing = {"schedule": schedule, "tick": tick, "at": at, "now": now}
+            if not tx.run("insert_firing", firing):
                 return None
-            out = []
-            for cue in cues:
-                row = await tx.one("insert_cue", {**vars(cue), "now": now})
-                assert row is not None, "a tick's cue ids are fresh"
-                await _event(tx, cue.id, now, "queued", f"schedule {schedule!r} tick {tick}")
-                out.append(_record(row))
-            await tx.run("advance_tick", {"schedule": schedule, "tick": at})
+            why = f"schedule {schedule!r} tick {tick}"
+            out = [_insert_new(tx, cue, now, why) for cue in cues]
+            tx.run("advance_tick", {"schedule": schedule, "tick": at})
             if out:
                 tx.notify()
             return out
+
+        return await self._write(work)
 
     async def add_key(
         self, key_id: str, secret_hash: str, scopes: list[str], *, name: str | None, now: float
@@ -496,21 +520,68 @@ class SQLStore(abc.ABC):
             "name": name,
             "now": now,
         }
-        async with self.transaction() as tx:
-            await tx.run("insert_key", params)
+        await self._write(lambda tx: tx.run("insert_key", params))
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         """A key that exists and is not revoked."""
-        async with self.reading() as tx:
-            row = await tx.one("get_key", {"id": key_id})
+        row = await self._read(lambda tx: tx.one("get_key", {"id": key_id}))
         return None if row is None else _key(row)
 
     async def list_keys(self) -> list[KeyRecord]:
-        async with self.reading() as tx:
-            rows = await tx.all("list_keys", {})
+        rows = await self._read(lambda tx: tx.all("list_keys", {}))
         return [_key(r) for r in rows]
 
     async def revoke_key(self, key_id: str, *, now: float) -> bool:
         """Revoke a key; False if there is no such key or it was revoked already."""
-        async with self.transaction() as tx:
-            return bool(await tx.run("revoke_key", {"id": key_id, "now": now}))
+        params = {"id": key_id, "now": now}
+        return bool(await self._write(lambda tx: tx.run("revoke_key", params)))
+
+
+def _insert_one(
+    tx: Tx, cue: NewCue, hook: tuple[str, str] | None, now: float
+) -> tuple[CueRecord, bool]:
+    if hook is not None:
+        row = tx.one("get_hook_delivery", {"hook": hook[0], "delivery_id": hook[1]})
+        if row is not None:
+            existing = tx.one("get_cue", {"id": row["cue_id"]})
+            if existing is not None:
+                return _record(existing), False
+    by_key = {"key_id": cue.key_id, "idempotency_key": cue.idempotency_key}
+    if cue.idempotency_key is not None:
+        row = tx.one("get_cue_by_idempotency_key", by_key)
+        if row is not None:
+            return _record(row), False
+    row = tx.one("insert_cue", {**vars(cue), "now": now})
+    if row is None:  # the id is taken (or a racing insert won): the caller decides
+        existing = tx.one("get_cue", {"id": cue.id})
+        if existing is None:  # the idempotency key of a cue committed a moment ago
+            existing = tx.one("get_cue_by_idempotency_key", by_key)
+        assert existing is not None
+        return _record(existing), False
+    _event(tx, cue.id, now, "queued", "accepted")
+    if hook is not None:
+        tx.run(
+            "insert_hook_delivery",
+            {"hook": hook[0], "delivery_id": hook[1], "cue_id": cue.id, "now": now},
+        )
+    return _record(row), True
+
+
+def _insert_new(tx: Tx, cue: NewCue, now: float, reason: str) -> CueRecord:
+    """A cue with a fresh id (a broadcast's, a tick's)."""
+    row = tx.one("insert_cue", {**vars(cue), "now": now})
+    assert row is not None, "the cue's id is fresh"
+    _event(tx, cue.id, now, "queued", reason)
+    return _record(row)
+
+
+def _move(tx: Tx, cue_id: str, move: Transition, now: float) -> None:
+    params = {
+        "id": cue_id,
+        "state": move.state,
+        "outcome": move.outcome,
+        "reason": move.reason,
+        "now": now,
+    }
+    tx.run("requeue", params)
+    _event(tx, cue_id, now, move.state, move.reason, move.outcome)

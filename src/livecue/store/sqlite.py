@@ -1,9 +1,9 @@
 """The SQLite store: the embedded default, one file, WAL, one gateway at a time.
 
 Writes run on one dedicated thread and connection, reads on another, so the event
-loop never blocks on disk and readers never see a transaction half-done. A write
-transaction (``BEGIN IMMEDIATE``) holds SQLite's one write lock; an asyncio lock
-keeps coroutines from interleaving inside one.
+loop never blocks on disk and readers never see a transaction half-done. A whole write
+transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) runs in one call on the writer's thread,
+so transactions never interleave and cost one hop off the event loop each.
 
 ``synchronous=FULL``: each commit is on disk (WAL fsynced) before the gateway answers
 202, so an accepted cue survives a power cut, not only a killed process. Group
@@ -19,15 +19,14 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from .._errors import ConfigError, ServiceUnavailable
 from . import _queries
-from ._sql import Params, Row, SQLStore
+from ._sql import Params, Row, SQLStore, Tx
 from .migrations import available, migrate_sqlite
 
 T = TypeVar("T")
@@ -78,31 +77,44 @@ class _Connection:
 
 
 class _Tx:
-    def __init__(self, conn: _Connection) -> None:
+    """Named queries on a connection, on its thread."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self.notified = False
 
-    async def one(self, query: str, params: Params) -> Row | None:
-        row: sqlite3.Row | None = await self._conn.call(
-            lambda c: c.execute(_Q[query], params).fetchone()
-        )
+    def one(self, query: str, params: Params) -> Row | None:
+        row: sqlite3.Row | None = self._conn.execute(_Q[query], params).fetchone()
         return None if row is None else dict(zip(row.keys(), tuple(row), strict=True))
 
-    async def all(self, query: str, params: Params) -> list[Row]:
-        rows: list[sqlite3.Row] = await self._conn.call(
-            lambda c: c.execute(_Q[query], params).fetchall()
-        )
+    def all(self, query: str, params: Params) -> list[Row]:
+        rows: list[sqlite3.Row] = self._conn.execute(_Q[query], params).fetchall()
         return [dict(zip(r.keys(), tuple(r), strict=True)) for r in rows]
 
-    async def run(self, query: str, params: Params) -> int:
-        return int(await self._conn.call(lambda c: c.execute(_Q[query], params).rowcount))
+    def run(self, query: str, params: Params) -> int:
+        return int(self._conn.execute(_Q[query], params).rowcount)
 
-    async def run_many(self, query: str, params: Sequence[Params]) -> None:
+    def run_many(self, query: str, params: Sequence[Params]) -> None:
         if params:
-            await self._conn.call(lambda c: c.executemany(_Q[query], params))
+            self._conn.executemany(_Q[query], params)
 
     def notify(self) -> None:
         self.notified = True
+
+
+def _in_transaction(
+    conn: sqlite3.Connection, works: Sequence[Callable[[Tx], Any]]
+) -> tuple[list[Any], bool]:
+    """``works`` in one write transaction (BEGIN IMMEDIATE: reads inside it are current)."""
+    conn.execute("BEGIN IMMEDIATE")
+    tx = _Tx(conn)
+    try:
+        results = [work(tx) for work in works]
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return results, tx.notified
 
 
 class SQLiteStore(SQLStore):
@@ -114,29 +126,17 @@ class SQLiteStore(SQLStore):
         self.path = str(path)
         self._writer = _Connection(self.path, "livecue-sqlite-write")
         self._reader = _Connection(self.path, "livecue-sqlite-read")
-        self._write_lock = asyncio.Lock()
         self._lock_file: IO[str] | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_Tx]:
-        async with self._write_lock:
-            await self._writer.call(lambda c: c.execute("BEGIN IMMEDIATE"))
-            tx = _Tx(self._writer)
-            try:
-                yield tx
-            except BaseException:
-                await self._writer.call(lambda c: c.execute("ROLLBACK"))
-                raise
-            await self._writer.call(lambda c: c.execute("COMMIT"))
-        if tx.notified:
-            self._woken()
+    async def _transaction(self, works: Sequence[Callable[[Tx], Any]]) -> tuple[list[Any], bool]:
+        # the writer's one thread runs transactions one after another: no lock of ours
+        return await self._writer.call(lambda conn: _in_transaction(conn, works))
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[_Tx]:
-        yield _Tx(self._reader)
+    async def _read(self, work: Callable[[Tx], T]) -> T:
+        return await self._reader.call(lambda conn: work(_Tx(conn)))
 
     async def migrate(self) -> list[int]:
         return await self._writer.call(lambda conn: migrate_sqlite(conn, self.path))
@@ -161,8 +161,7 @@ class SQLiteStore(SQLStore):
         sends are taken over at once.
         """
         self._lock_file = _lock(self.path, pid)
-        async with self.transaction() as tx:
-            await tx.run("retire_others", {"id": instance})
+        await self._write(lambda tx: tx.run("retire_others", {"id": instance}))
         await self.heartbeat(instance, host=host, pid=pid, now=now, ttl=ttl)
 
     async def detach_instance(self, instance: str, *, now: float) -> None:

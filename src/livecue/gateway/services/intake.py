@@ -1,14 +1,12 @@
 """Accepting cues: the one path from the API, hooks and schedules into the outbox.
 
-Cues are stored before anyone is answered, and stored together: requests that arrive
-while a transaction commits wait for the next one, which takes them all (group
-commit). Each is answered only once its own transaction has committed, so nothing
-about durability is traded for throughput — the database's flush is simply shared.
+A cue is stored before anyone is answered: each request waits for the commit of the
+transaction that holds its cue (the store commits concurrent writes together, so the
+flush to disk is shared, not skipped).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,9 +22,6 @@ from .ratelimit import RateLimit
 
 Transport = Literal["rpc", "data"]
 
-MAX_BATCH = 256
-"""At most this many cues are committed in one transaction."""
-
 
 @dataclass(frozen=True)
 class Origin:
@@ -37,44 +32,6 @@ class Origin:
     idempotency_key: str | None = None
     request_hash: str | None = None
     hook_delivery: tuple[str, str] | None = None
-
-
-_Item = tuple[NewCue, tuple[str, str] | None]
-
-
-class GroupCommit:
-    """Stores the cues handed to :meth:`store` in as few transactions as the load allows."""
-
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
-        self._store = store
-        self._clock = clock
-        self._waiting: list[tuple[_Item, asyncio.Future[tuple[CueRecord, bool]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def store(self, cue: NewCue, hook: tuple[str, str] | None) -> tuple[CueRecord, bool]:
-        future: asyncio.Future[tuple[CueRecord, bool]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((cue, hook), future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            try:
-                # in order, in one transaction: a repeat of an earlier item in the same
-                # batch finds that item's cue, as a repeat in a later batch would
-                results = await self._store.insert_checked(
-                    [item for item, _ in batch], now=self._clock()
-                )
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
 
 
 class Intake:
@@ -96,7 +53,6 @@ class Intake:
         self._transport = default_transport
         self._key = signing_key
         self._clock = clock
-        self._commit = GroupCommit(store, clock)
 
     def prepare(
         self,
@@ -147,7 +103,9 @@ class Intake:
         if wait > 0:
             self._metrics.rate_limited.labels("room").inc()
             raise RateLimited(f"too many cues for room {room!r}", wait)
-        record, created = await self._commit.store(new, origin.hook_delivery)
+        record, created = await self._store.insert_cue(
+            new, now=self._clock(), hook_delivery=origin.hook_delivery
+        )
         if created:
             self._metrics.transitions.labels("queued").inc()
         elif origin.idempotency_key is not None and (record.key_id, record.idempotency_key) == (
