@@ -76,11 +76,13 @@ class SQLStore(abc.ABC):
     backend: str
     shared: bool = False
     """Whether several gateway instances may use this store at once."""
+    parallel_writes: int = 1
+    """Transactions this store runs at once (a database with one writer gains nothing)."""
 
     def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
         self._waiting: list[tuple[Callable[[Tx], Any], asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
         self.commits = 0
         """Write transactions run (and ``writes``, the writes they carried)."""
         self.writes = 0
@@ -112,13 +114,16 @@ class SQLStore(abc.ABC):
 
         Group commit: writes asked for while a transaction runs wait for the next one,
         which takes them all, so one flush to disk serves many (the dispatcher's steps
-        and the API's new cues alike). A failing batch is run again one write per
-        transaction, so one failure never fails the others.
+        and the API's new cues alike); a database that takes several writers runs up to
+        :attr:`parallel_writes` such transactions at once. A failing batch is run again
+        one write per transaction, so one failure never fails the others.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        if len(self._flushers) < self.parallel_writes:
+            flusher = asyncio.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         return await future
 
     async def _flush(self) -> None:

@@ -73,8 +73,9 @@ class _Tx:
 class PostgresStore(SQLStore):
     backend = "postgres"
     shared = True
+    parallel_writes = 4
 
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 4, max_size: int = 10) -> None:
         super().__init__()
         self.url = url
         self._pool: ConnectionPool[Connection] = ConnectionPool(
@@ -85,7 +86,6 @@ class PostgresStore(SQLStore):
             timeout=_CONNECT_TIMEOUT_S,
             connection_class=psycopg.Connection[dict[str, Any]],
             kwargs={"row_factory": dict_row, "connect_timeout": int(_CONNECT_TIMEOUT_S)},
-            check=ConnectionPool.check_connection,
             name="livecue",
         )
         # a transaction's statements run together on a worker thread: one hop per transaction
