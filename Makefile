@@ -5,9 +5,12 @@ PY := $(VENV)/bin/python
 SERVER := .cache/bin/livekit-server
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test unit lint bench clean
+.PHONY: setup postgres demo test unit lint bench clean
 
-setup: $(STAMP) $(SERVER)
+setup: $(STAMP) $(SERVER) postgres
+
+postgres:
+	./scripts/install-postgres.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

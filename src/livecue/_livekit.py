@@ -21,6 +21,7 @@ from livekit import api
 from ._errors import (
     AgentNotListening,
     ConfigError,
+    CueRefused,
     DeliveryError,
     DeliveryTimeout,
     LiveKitUnreachable,
@@ -31,7 +32,7 @@ from ._errors import (
 from ._perform_rpc import PerformRpc
 
 AGENT_NAME_ATTRIBUTE = "lk.agent.name"  # set by livekit-agents on its participant
-_RPC_ERROR = re.compile(r"RpcError (\d{4})")
+_RPC_ERROR = re.compile(r"RpcError (\d{4})(?:[:\s]+(.*))?", re.DOTALL)
 
 
 def environment(
@@ -233,7 +234,8 @@ class LiveKitRooms:
                 raise Unauthorized(exc.message, room=room) from exc
             rpc = _RPC_ERROR.search(exc.message)
             if rpc is not None:
-                raise _rpc_error(int(rpc.group(1)), room, identity) from exc
+                detail = (rpc.group(2) or "").strip()
+                raise _rpc_error(int(rpc.group(1)), room, identity, detail) from exc
             if exc.code == api.ServerErrorCode.NOT_FOUND:
                 raise RoomNotFound(room or "?") from exc
             if exc.code == api.ServerErrorCode.DEADLINE_EXCEEDED or exc.status == 504:
@@ -270,7 +272,9 @@ class LiveKitRooms:
             return True  # cannot tell; do not claim the room is missing
 
 
-def _rpc_error(code: int, room: str | None, identity: str | None) -> DeliveryError:
+def _rpc_error(
+    code: int, room: str | None, identity: str | None, detail: str = ""
+) -> DeliveryError:
     # LiveKit's RPC error codes (rtc RpcError.ErrorCode).
     if code in (1501, 1502):
         return DeliveryTimeout(f"the agent {identity!r} did not answer in time", room=room)
@@ -278,6 +282,8 @@ def _rpc_error(code: int, room: str | None, identity: str | None) -> DeliveryErr
         return NoAgentInRoom(room or "?")
     if code == 1400:
         return AgentNotListening(room, identity)
+    if code == 1500 and detail:  # the agent's own words (a refused status call, say)
+        return CueRefused(detail, room=room)
     error = DeliveryError(f"RPC to the agent {identity!r} failed (code {code})", room=room)
     error.retryable = code in (1503, 1505)  # recipient disconnected, send failed
     return error

@@ -14,8 +14,8 @@ can neither ask nor forge one. Stdlib only and pure.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._cue import MAX_CUE_BYTES, Outcome, Secret, sign_object, verify_object
@@ -40,6 +40,10 @@ class StatusAnswer:
     """The current outcome of every asked cue whose status differs from the known one."""
     unknown: tuple[str, ...] = ()
     """Asked ids this agent has no record of."""
+    refused: Mapping[str, str] = field(default_factory=dict)
+    """Asked ids with no record but a copy the agent refused, and why (a bad signature, say).
+
+    A hint, not a record: whoever knows a cue's id could send a refused copy of it."""
 
 
 def encode_request(request: StatusRequest, *, secret: Secret, room: str) -> str:
@@ -74,8 +78,9 @@ def encode_answer(answer: StatusAnswer, *, limit: int = MAX_CUE_BYTES) -> str:
     """The answer as JSON within ``limit`` bytes: outcomes that do not fit are left out
     (the asker still knows their old status, so the next call returns them)."""
     unknown = list(answer.unknown)
+    refused = {i: r[:300] for i, r in answer.refused.items()}
     outcomes: list[dict[str, Any]] = []
-    size = len(_dump({"outcomes": [], "unknown": unknown}))
+    size = len(_dump({"outcomes": [], "unknown": unknown, "refused": refused}))
     for outcome in answer.outcomes:
         entry = outcome.to_dict()
         grown = len(_dump(entry)) + 1
@@ -83,7 +88,7 @@ def encode_answer(answer: StatusAnswer, *, limit: int = MAX_CUE_BYTES) -> str:
             break
         outcomes.append(entry)
         size += grown
-    return _dump({"outcomes": outcomes, "unknown": unknown}).decode()
+    return _dump({"outcomes": outcomes, "unknown": unknown, "refused": refused}).decode()
 
 
 def decode_answer(raw: str) -> StatusAnswer:
@@ -94,29 +99,42 @@ def decode_answer(raw: str) -> StatusAnswer:
     if not isinstance(payload, dict):
         raise CueDecodeError("status answer is not a JSON object")
     outcomes, unknown = payload.get("outcomes", []), payload.get("unknown", [])
+    refused = payload.get("refused", {})
     if not isinstance(outcomes, list) or not isinstance(unknown, list):
         raise CueDecodeError("status answer: outcomes and unknown must be lists")
     if not all(isinstance(u, str) for u in unknown):
         raise CueDecodeError("status answer: unknown must list cue ids")
-    return StatusAnswer(tuple(Outcome.from_dict(o) for o in outcomes), tuple(unknown))
+    if not isinstance(refused, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in refused.items()
+    ):
+        raise CueDecodeError("status answer: refused must map cue ids to reasons")
+    return StatusAnswer(
+        tuple(Outcome.from_dict(o) for o in outcomes), tuple(unknown), dict(refused)
+    )
 
 
-def changes(known: Mapping[str, str], current: Mapping[str, Outcome | None]) -> StatusAnswer:
-    """What to answer: outcomes that differ from ``known``, and ids with no record (pure)."""
+def changes(
+    known: Mapping[str, str],
+    current: Mapping[str, Outcome | None],
+    *,
+    refused: Mapping[str, str] | None = None,
+) -> StatusAnswer:
+    """What to answer: outcomes that differ from ``known``, ids with no record, and of those
+    the ones a copy of which was refused, with why (pure)."""
     differ: list[Outcome] = []
     unknown: list[str] = []
+    hints: dict[str, str] = {}
     for cue_id, status in known.items():
         outcome = current.get(cue_id)
-        if outcome is None:
+        if outcome is not None:
+            if outcome.status != status:
+                differ.append(outcome)
+        elif refused and cue_id in refused:
+            hints[cue_id] = refused[cue_id]
+        else:
             unknown.append(cue_id)
-        elif outcome.status != status:
-            differ.append(outcome)
-    return StatusAnswer(tuple(differ), tuple(unknown))
+    return StatusAnswer(tuple(differ), tuple(unknown), hints)
 
 
 def _dump(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def chunks(ids: Sequence[str], size: int = MAX_IDS) -> list[Sequence[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]

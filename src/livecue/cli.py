@@ -574,6 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     from livecue import ConfigError, CueError, LivecueError
+    from livecue import UsageError as OptionError
 
     # PyJWT warns on every token signed with a short secret (LiveKit's dev keys are);
     # the credentials are the server's, and the warning would break the one-line output.
@@ -586,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except (ConfigError, CueError) as exc:
+    except (ConfigError, CueError, OptionError) as exc:
         _error(str(exc))
         return EXIT_USAGE
     except LivecueError as exc:

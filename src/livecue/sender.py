@@ -36,6 +36,7 @@ from ._livekit import Credentials, LiveKitRooms, RoomSummary
 from ._signing import SigningKey, as_key, key_from_env
 
 Transport = Literal["data", "rpc"]
+Presence = Literal["agent", "no_agent", "no_room"]
 
 AGENT_CACHE_S = 10.0
 """How long a room's agent identity is reused before ListParticipants is asked again."""
@@ -108,7 +109,7 @@ class CueSender:
         )
         self._rng = rng or random.Random()
         self._rooms = LiveKitRooms(credentials, max_connections=max(concurrency, 8))
-        self._agents: dict[tuple[str, str | None], tuple[str, float]] = {}
+        self._agents: dict[tuple[str, str | None], tuple[list[str], float]] = {}
 
     @classmethod
     def from_env(cls, **options: object) -> CueSender:
@@ -151,15 +152,17 @@ class CueSender:
     ) -> SendResult:
         """Deliver ``cue`` to the agent in ``room``; raise a :class:`DeliveryError` if it fails.
 
-        ``to`` names the receiving participant (default: the room's agent for rpc — the one
-        named ``agent_name`` if set — and for data that agent if ``agent_name`` is set, else
-        everyone). ``wait``: up to this many seconds more for the cue's final outcome (the
-        agent acted, and what it said), asked of the agent with ``livecue.status``.
-        Too large a cue fails before any network call.
+        ``to`` names the receiving participant (default: the room's agent — the one named
+        ``agent_name`` if set; on data, every agent in the room, or the named one). ``wait``:
+        up to this many seconds more for the cue's final outcome (the agent acted, and what
+        it said), asked of the agent with ``livecue.status``. Too large a cue fails before
+        any network call.
         """
         chosen = transport or self.transport
         if topic is not None and chosen != "data":
             raise UsageError("topic applies to the data transport only")
+        if to is not None and self.agent_name is not None:
+            raise UsageError("give to= (an identity) or the sender's agent_name, not both")
         payload = encode_cue(cue, secret=self._key, room=room)
         result = await self._deliver(room, cue.id, payload, chosen, to, topic)
         if result.error is None and wait is not None and wait > 0:
@@ -258,11 +261,17 @@ class CueSender:
         return sorted(r for r in live if room_prefix is None or r.startswith(room_prefix))
 
     async def room_has_agent(self, room: str, agent_name: str | None = None) -> bool:
+        return await self.presence(room, agent_name) == "agent"
+
+    async def presence(self, room: str, agent_name: str | None = None) -> Presence:
+        """Whether ``room`` has an agent (named ``agent_name``), only others, or no room."""
         try:
             await self._rooms.find_agents(room, agent_name or self.agent_name)
-        except (NoAgentInRoom, RoomNotFound):
-            return False
-        return True
+        except NoAgentInRoom:
+            return "no_agent"
+        except RoomNotFound:
+            return "no_room"
+        return "agent"
 
     async def rooms(self) -> list[RoomSummary]:
         """Live rooms and the agents present in each."""
@@ -288,12 +297,11 @@ class CueSender:
             identity = to
             try:
                 if transport == "data":
-                    identity = to or await self._data_target(room)
+                    # only agents get cues: a participant cannot pick one up to replay it
+                    targets = [to] if to else await self._agent_identities(room, self.agent_name)
+                    identity = targets[0] if len(targets) == 1 else None
                     await self._rooms.send_data(
-                        room,
-                        payload,
-                        topic=topic or self.topic,
-                        destination_identities=[identity] if identity else [],
+                        room, payload, topic=topic or self.topic, destination_identities=targets
                     )
                     return SendResult(room, cue_id, transport, attempt, identity=identity)
                 name = agent_name or self.agent_name
@@ -310,12 +318,6 @@ class CueSender:
             if outcome.status == "rejected":
                 error = CueRefused(outcome.reason or "no reason given", room=room)
             return SendResult(room, cue_id, transport, attempt, outcome, error, identity)
-
-    async def _data_target(self, room: str) -> str | None:
-        """With an ``agent_name``, data goes to that agent only; else to everyone."""
-        if self.agent_name is None:
-            return None
-        return await self._agent_identity(room, self.agent_name)
 
     async def _call_agent(
         self, room: str, identity: str, payload: bytes, agent_name: str | None
@@ -349,8 +351,10 @@ class CueSender:
             for found in answer.outcomes:
                 if found.cue_id == result.cue_id:
                     outcome = found
-            if result.cue_id in answer.unknown and result.transport == "data":
-                continue  # the packet may still be on its way
+            if result.cue_id in answer.refused and outcome is None:
+                raise CueRefused(answer.refused[result.cue_id], room=result.room)
+            if not answer.outcomes:  # nothing new (a packet on its way): do not spin
+                await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         if outcome is None:
             raise DeliveryTimeout(
                 f"the agent {identity!r} has no record of the cue after {wait_s:g} s",
@@ -369,14 +373,18 @@ class CueSender:
         )
 
     async def _agent_identity(self, room: str, agent_name: str | None) -> str:
-        """The room's agent, remembered for a few seconds: looking it up on every send
+        """The room's agent (the first, by identity, if several)."""
+        return (await self._agent_identities(room, agent_name))[0]
+
+    async def _agent_identities(self, room: str, agent_name: str | None) -> list[str]:
+        """The room's agents, remembered for a few seconds: looking them up on every send
         (ListParticipants, and ListRooms when empty) costs more than the send itself."""
         now = time.monotonic()
         cached = self._agents.get((room, agent_name))
         if cached is not None and now - cached[1] < AGENT_CACHE_S:
             return cached[0]
-        identity = (await self._rooms.find_agents(room, agent_name))[0]
+        identities = await self._rooms.find_agents(room, agent_name)
         if len(self._agents) >= 10_000:
             self._agents.clear()
-        self._agents[(room, agent_name)] = (identity, now)
-        return identity
+        self._agents[(room, agent_name)] = (identities, now)
+        return identities

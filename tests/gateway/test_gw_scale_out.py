@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from gwkit import applied_counts, live_agent, room_name, until, until_true
 
-from harness.gateway import GatewayProcess
+from harness.gateway import LIVECUE, GatewayProcess
 from harness.livekit_server import LiveKitServer, free_port
 from harness.postgres import PostgresServer
 from livecue.store import CueFilter, CueRecord, open_store
@@ -340,3 +341,71 @@ async def test_two_instances_starting_together_on_an_empty_database_migrate_once
         group.close()
     assert version == newest
     assert len(migrated) == 1, migrated  # one instance migrated; the other found it done
+
+
+async def test_a_rate_limit_holds_across_three_instances(postgres: PostgresServer) -> None:
+    rate = 20.0  # cues per second for one room, burst 40 (2 s worth)
+    group = cluster(postgres, 3, env={"LIVECUE_RATE_PER_ROOM": str(rate)})
+    room = room_name("limit")
+    accepted = limited = 0
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            started = time.monotonic()
+            n = 0
+            while time.monotonic() - started < 4.0:
+                url = group.gateways[n % 3].url
+                n += 1
+                r = await client.post(
+                    f"{url}/v1/rooms/{room}/cues",
+                    json={"kind": "context", "text": f"note {n}"},
+                    headers=group.headers(),
+                )
+                if r.status_code == 202:
+                    accepted += 1
+                else:
+                    assert r.status_code == 429, r.text
+                    assert int(r.headers["retry-after"]) >= 1
+                    limited += 1
+            elapsed = time.monotonic() - started
+    finally:
+        group.close()
+    allowed = 2 * rate + rate * elapsed  # the burst, and the refill while the load ran
+    print(
+        f"3 instances, limit {rate:g}/s burst {2 * rate:g}: {accepted} accepted and "
+        f"{limited} refused in {elapsed:.1f} s (the limit allows {allowed:.0f})"
+    )
+    assert limited > 0
+    assert allowed * 0.9 <= accepted <= allowed * 1.1
+
+
+async def test_a_revoked_key_is_refused_by_every_instance(three: Cluster) -> None:
+    key = three.gateways[0].create_key("send")
+    key_id = key.split("_", 2)[1]
+    room = room_name("revoke")
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def answers() -> list[int]:
+            return [
+                (
+                    await client.post(
+                        f"{g.url}/v1/rooms/{room}/cues",
+                        json={"kind": "context", "text": "with a key about to go"},
+                        headers={"Authorization": f"Bearer {key}"},
+                    )
+                ).status_code
+                for g in three.gateways
+            ]
+
+        assert await answers() == [202, 202, 202]
+        revoked = await asyncio.to_thread(
+            subprocess.run,
+            [LIVECUE, "keys", "revoke", key_id, "--db", three.db],
+            capture_output=True,
+            text=True,
+        )
+        assert revoked.returncode == 0, revoked.stderr
+
+        async def all_refused() -> bool:
+            return await answers() == [401, 401, 401]
+
+        await until(all_refused, timeout=5, interval=0.2, what="every instance to refuse the key")

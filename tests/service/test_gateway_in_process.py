@@ -72,8 +72,8 @@ class RoomsInMemory:
     async def is_present(self, room: str, identity: str) -> bool:
         return self.agents.get(room) == identity
 
-    async def room_has_agent(self, room: str, agent_name: str | None = None) -> bool:
-        return room in self.agents
+    async def presence(self, room: str, agent_name: str | None = None) -> str:
+        return "agent" if room in self.agents else "no_room"
 
     async def resolve_rooms(
         self, *, rooms: Sequence[str] | None = None, room_prefix: str | None = None

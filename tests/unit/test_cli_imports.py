@@ -30,6 +30,8 @@ UNWANTED = (
     "jinja2",
     "croniter",
     "sqlite3",
+    "psycopg",
+    "psycopg_pool",
     "aiosqlite",
     "rich",
     "dotenv",

@@ -90,10 +90,13 @@ class GatewayClient:
                 continue
         return out
 
-    async def report(self, outcome: Outcome) -> bool:
-        """Tell the gateway what the agent did with a cue; False if it was not recorded."""
+    async def report(self, outcome: Outcome, *, agent: str | None = None) -> bool:
+        """Tell the gateway what the agent (identity ``agent``) did with a cue; False if it
+        was not recorded."""
         body: dict[str, Any] = outcome.to_dict()
         del body["cue_id"]
+        if agent is not None:
+            body["agent"] = agent
         if outcome.reason:
             body["reason"] = outcome.reason[:1000]
         path = f"/v1/cues/{quote(outcome.cue_id, safe='')}/outcome"
@@ -175,8 +178,11 @@ class ReceiptForwarder:
     """Posts the outcomes of the cues it tracks to the gateway: in the background (the
     caller never waits) and in order per cue."""
 
-    def __init__(self, client: GatewayClient, *, max_tracked: int = 10_000) -> None:
+    def __init__(
+        self, client: GatewayClient, *, agent: str | None = None, max_tracked: int = 10_000
+    ) -> None:
         self.client = client
+        self.agent = agent
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._max = max_tracked
         self._tails: dict[str, asyncio.Task[None]] = {}
@@ -208,7 +214,7 @@ class ReceiptForwarder:
         try:
             if previous is not None:
                 await asyncio.wait([previous])  # in order per cue, whatever became of it
-            await self.client.report(outcome)
+            await self.client.report(outcome, agent=self.agent)
         except asyncio.CancelledError:
             raise
         except Exception:

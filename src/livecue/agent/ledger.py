@@ -1,7 +1,8 @@
 """What became of each cue this agent received: its dedup memory and its receipts (pure).
 
-One record per cue id, bounded in count and in time. A cue seen again is a
-duplicate; a status call is answered from here. Outcomes only move forward:
+One record per cue id, bounded in count, and in time: an hour by default, and at least
+as long as the cue itself lives. A cue seen again is a duplicate; a status call is
+answered from here. Outcomes only move forward:
 ``queued`` → ``started`` → a final one, and a final outcome is never replaced,
 so a late or repeated report cannot rewrite what happened.
 """
@@ -31,13 +32,18 @@ class CueLedger:
     def __contains__(self, cue_id: object) -> bool:
         return cue_id in self._records
 
-    def check_and_add(self, cue_id: str, now: float) -> bool:
-        """True if ``cue_id`` was received before (a duplicate); otherwise remember it,
-        as ``queued`` until its first outcome is recorded."""
+    def check_and_add(self, cue_id: str, now: float, *, lives_s: float = 0.0) -> bool:
+        """True if ``cue_id`` was received before (a duplicate); otherwise remember it, as
+        ``queued`` until its first outcome is recorded, for ``ttl_s`` or as long as the cue
+        itself still ``lives_s`` (a copy replayed while the cue is alive is still caught)."""
         self._evict(now)
         if cue_id in self._records:
             return True
-        self._records[cue_id] = (now, Outcome(cue_id=cue_id, status="queued", reason="received"))
+        forget_at = now + max(self._ttl_s, lives_s)
+        self._records[cue_id] = (
+            forget_at,
+            Outcome(cue_id=cue_id, status="queued", reason="received"),
+        )
         if len(self._records) > self._max_size:
             self._records.popitem(last=False)
         return False
@@ -48,10 +54,10 @@ class CueLedger:
         entry = self._records.get(outcome.cue_id)
         if entry is None:
             return False
-        seen_at, current = entry
+        forget_at, current = entry
         if current.final or _rank(outcome) < _rank(current):
             return False
-        self._records[outcome.cue_id] = (seen_at, outcome)
+        self._records[outcome.cue_id] = (forget_at, outcome)
         return True
 
     def get(self, cue_id: str) -> Outcome | None:
@@ -59,9 +65,10 @@ class CueLedger:
         return None if entry is None else entry[1]
 
     def _evict(self, now: float) -> None:
-        # insertion order is arrival order, so the oldest records sit at the front
+        # arrival order is nearly forgetting order: stop at the first record still kept
+        # (one kept longer for a long-lived cue can hold later ones back; the size bounds it)
         while self._records:
-            first_id, (at, _) = next(iter(self._records.items()))
-            if now - at < self._ttl_s:
+            first_id, (forget_at, _) = next(iter(self._records.items()))
+            if now < forget_at:
                 break
             del self._records[first_id]

@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -30,7 +33,9 @@ from .._cue import (
     BUILTIN_KINDS,
     CLOCK_SKEW_S,
     DEFAULT_TOPIC,
+    ID_PATTERN,
     LEGACY_TOPIC,
+    MAX_ID,
     RPC_METHOD,
     Cue,
     Outcome,
@@ -56,6 +61,15 @@ CueHandler = Callable[[Cue], "Awaitable[None] | None"]
 
 _STATUS_MARGIN_S = 0.5
 """A status call is answered this long before the caller would give up on it."""
+
+_RECHECK_S = 0.5
+"""While cues wait for a busy agent, the queue is looked at again at least this often."""
+
+_LEGACY_WARNING_S = 60.0
+"""An ignored seed-style trigger is logged at most this often."""
+
+_REFUSALS_KEPT = 1000
+_ID = re.compile(ID_PATTERN)
 
 
 class CueListener(rtc.EventEmitter[EventType]):
@@ -94,6 +108,8 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._clock = clock
         self._clock_skew_s = clock_skew_s
         self._ledger = CueLedger(ttl_s=dedup_ttl_s, max_size=dedup_max)
+        self._refused: OrderedDict[str, str] = OrderedDict()  # id -> why a copy was refused
+        self._legacy_warned_at = float("-inf")
         self._changed = asyncio.Event()  # set (and replaced) whenever an outcome is recorded
         self._limiter = TurnLimiter(max_turns_per_minute)
         self._pending = PendingCues()
@@ -108,7 +124,8 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._receipts: ReceiptForwarder | None = None
         if gateway_url and gateway_key:
             client = GatewayClient(gateway_url, gateway_key)
-            self._receipts = ReceiptForwarder(client, max_tracked=dedup_max)
+            identity = room.local_participant.identity if room.isconnected() else None
+            self._receipts = ReceiptForwarder(client, agent=identity, max_tracked=dedup_max)
         elif gateway_url or gateway_key:
             logger.warning("gateway receipts are off: give both gateway_url and gateway_key")
         if accept_legacy:
@@ -185,7 +202,12 @@ class CueListener(rtc.EventEmitter[EventType]):
 
     def _on_data_received(self, packet: rtc.DataPacket) -> None:
         try:
-            if self._closed or packet.topic not in (self._topic, self._legacy_topic):
+            if self._closed:
+                return
+            if packet.topic == LEGACY_TOPIC and self._legacy_topic is None:
+                self._warn_legacy()
+                return
+            if packet.topic not in (self._topic, self._legacy_topic):
                 return
             sender = packet.participant.identity if packet.participant is not None else None
             if not self._from_trusted(sender):
@@ -198,6 +220,16 @@ class CueListener(rtc.EventEmitter[EventType]):
             self._spawn(self._process(packet.data, "data", receipt=receipt, legacy_ok=legacy_ok))
         except Exception:
             logger.exception("error while receiving a data packet")
+
+    def _warn_legacy(self) -> None:
+        now = time.monotonic()
+        if now - self._legacy_warned_at >= _LEGACY_WARNING_S:
+            self._legacy_warned_at = now
+            logger.warning(
+                "ignored a packet on the seed's topic %r: its unsigned triggers are refused "
+                "unless attach(..., accept_legacy=True)",
+                LEGACY_TOPIC,
+            )
 
     def _on_reconnected(self) -> None:
         try:
@@ -239,10 +271,14 @@ class CueListener(rtc.EventEmitter[EventType]):
             while True:
                 changed = self._changed  # taken before looking, so no change is missed
                 answer = _status.changes(
-                    request.known, {i: self._ledger.get(i) for i in request.known}
+                    request.known,
+                    {i: self._ledger.get(i) for i in request.known},
+                    refused=self._refused,
                 )
                 remaining = deadline - time.monotonic()
-                if answer.outcomes or answer.unknown or remaining <= 0 or self._closed:
+                if answer.outcomes or answer.unknown or answer.refused or remaining <= 0:
+                    return _status.encode_answer(answer)
+                if self._closed:
                     return _status.encode_answer(answer)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), remaining)
@@ -272,12 +308,15 @@ class CueListener(rtc.EventEmitter[EventType]):
                 cue = decode_cue(raw, secret=self._key, now=now, room=self._room.name, legacy=False)
             check_clock(cue, now, tolerance_s=self._clock_skew_s)
         except CueDecodeError as exc:
-            # not recorded: an id that did not decode (or verify) is not to be trusted
+            # not recorded: an id that did not decode (or verify) is not to be trusted. It is
+            # kept apart as a hint for the sender's status call (why its cue is unknown here)
             logger.warning("rejected a cue: %s", exc.reason)
+            self._note_refusal(raw, exc.reason)
             return self._refuse(exc.reason)
         self._emit("cue_received", CueReceived(cue=cue, transport=transport))
 
-        if self._ledger.check_and_add(cue.id, time.monotonic()):
+        lives_s = (cue.expires_at - now).total_seconds()
+        if self._ledger.check_and_add(cue.id, time.monotonic(), lives_s=lives_s):
             self._emit(
                 "cue_dropped",
                 CueDropped(
@@ -316,7 +355,10 @@ class CueListener(rtc.EventEmitter[EventType]):
         return await self._act(Turn((cue,)))
 
     def _activity(self) -> Activity:
-        speech_active = self._session.current_speech is not None or any(
+        # the session still names a speech as current for a moment after it is done (its
+        # done callback, and ours, run first): only a speech not done counts
+        current = self._session.current_speech
+        speech_active = (current is not None and not current.done()) or any(
             not h.done() for h in self._speeches
         )
         return Activity(
@@ -426,8 +468,13 @@ class CueListener(rtc.EventEmitter[EventType]):
             while len(self._pending) and not self._closed:
                 for cue in self._pending.drop_expired(self._clock()):
                     self._settle(cue, "expired", "it expired while waiting")
-                if not len(self._pending) or not self._activity().idle:
-                    break  # a state change or a finished speech calls us again
+                if not len(self._pending):
+                    break
+                if not self._activity().idle:
+                    # a state change or a finished speech calls us again; should one event
+                    # be missed, look again shortly rather than leave cues waiting
+                    self._wake_at(time.monotonic() + _RECHECK_S)
+                    break
                 now = time.monotonic()
                 if self._limiter.at_limit(now):
                     self._merge_all_next = True
@@ -451,10 +498,15 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._wake_at(time.monotonic() + delay)
 
     def _wake_at(self, at: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        """Look at the queue at monotonic time ``at``, unless an earlier look is set."""
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0.0, at - time.monotonic()) + 0.01, self._drain_soon)
+        when = loop.time() + max(0.0, at - time.monotonic()) + 0.01
+        timer = self._timer
+        if timer is not None and not timer.cancelled() and loop.time() < timer.when() <= when:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timer = loop.call_at(when, self._drain_soon)
 
     # -- outcomes: the one place they are recorded, reported and announced --------
 
@@ -476,6 +528,14 @@ class CueListener(rtc.EventEmitter[EventType]):
         elif outcome.final:
             self._emit("cue_dropped", CueDropped(outcome=outcome, cue=cue))
         return outcome
+
+    def _note_refusal(self, raw: bytes, reason: str) -> None:
+        cue_id = _claimed_id(raw)
+        if cue_id is None or cue_id in self._ledger:
+            return
+        self._refused[cue_id] = reason
+        while len(self._refused) > _REFUSALS_KEPT:
+            self._refused.popitem(last=False)
 
     def _refuse(self, reason: str) -> Outcome:
         """A payload that is not a trustworthy cue: answered, logged, never recorded."""
@@ -515,6 +575,18 @@ class CueListener(rtc.EventEmitter[EventType]):
                 await self._process(raw, "data", receipt=True)
         except Exception:
             logger.exception("catching up with the gateway failed")
+
+
+def _claimed_id(raw: bytes) -> str | None:
+    """The id a refused payload claims, if it has one that looks like a cue id."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    cue_id = payload.get("id") if isinstance(payload, dict) else None
+    if isinstance(cue_id, str) and 0 < len(cue_id) <= MAX_ID and _ID.fullmatch(cue_id):
+        return cue_id
+    return None
 
 
 def _speech_receipt(handle: SpeechHandle) -> tuple[str, datetime | None, datetime | None]:

@@ -11,7 +11,7 @@ from .. import __version__
 from .._livekit import Credentials
 from . import errors
 from .config import GatewayConfig, Settings, load_config
-from .middleware import BodyLimit, JsonByDefault
+from .middleware import BodyLimit, JsonApi, Unexpected
 from .routes import cues, hooks, livekit_webhook, ops, rooms
 from .runtime import Gateway
 
@@ -37,6 +37,8 @@ def create_app(
     errors.install(app)
     for router in (cues.router, rooms.router, hooks.router, livekit_webhook.router, ops.router):
         app.include_router(router)
-    app.add_middleware(JsonByDefault, prefixes=("/v1/",))
+    # the last added is the outermost: size first, then the API's edge, then the safety net
+    app.add_middleware(Unexpected)
+    app.add_middleware(JsonApi, prefixes=("/v1/",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -148,13 +149,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _with_store(
-    args: argparse.Namespace, work: Callable[[Store], Awaitable[T]], *, migrate: bool = True
+    args: argparse.Namespace,
+    work: Callable[[Store], Awaitable[T]],
+    *,
+    migrate: bool = True,
+    existing: bool = False,
 ) -> T:
-    """Run ``work`` on the gateway's store (migrated first), then close it."""
-    from ..store import open_store
+    """Run ``work`` on the gateway's store (migrated first), then close it. ``existing``:
+    a SQLite file that is not there is an error, not a new empty database."""
+    from .._errors import ConfigError
+    from ..store import SQLiteStore, open_store
+
+    db = _settings(args).db
+    store_kind = open_store(db)
+    if existing and isinstance(store_kind, SQLiteStore) and not os.path.exists(store_kind.path):
+        raise ConfigError(f"no database at {store_kind.path} (give --db, or set LIVECUE_DB)")
 
     async def run() -> T:
-        store = open_store(_settings(args).db)
+        store = open_store(db)
         try:
             if migrate:
                 await store.migrate()
@@ -181,7 +193,7 @@ def _db_status(args: argparse.Namespace) -> int:
     async def status(store: Store) -> tuple[str, tuple[int, int]]:
         return store.backend, await store.schema_version()
 
-    backend, (version, newest) = _with_store(args, status, migrate=False)
+    backend, (version, newest) = _with_store(args, status, migrate=False, existing=True)
     pending = newest - version
     state = "up to date" if pending <= 0 else f"{pending} migration(s) pending"
     print(f"{backend}: schema version {version} of {newest} ({state})")
@@ -215,7 +227,7 @@ def _keys_list(args: argparse.Namespace) -> int:
     async def read(store: Store) -> list[KeyRecord]:
         return await store.list_keys()
 
-    records = _with_store(args, read)
+    records = _with_store(args, read, existing=True)
     rows = [
         {
             "id": k.id,
@@ -256,7 +268,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         existed = any(k.id == args.key_id for k in await store.list_keys())
         return existed, await store.revoke_key(args.key_id, now=time.time())
 
-    existed, revoked = _with_store(args, revoke)
+    existed, revoked = _with_store(args, revoke, existing=True)
     if not existed:
         print(f"error: no API key with id {args.key_id!r}", file=sys.stderr)
         return 1

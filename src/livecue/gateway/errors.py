@@ -18,6 +18,7 @@ from .._errors import (
     Conflict,
     CueDecodeError,
     CueTooLarge,
+    DeliveryError,
     InvalidRequest,
     LivecueError,
     NotFound,
@@ -41,6 +42,8 @@ STATUS: dict[type[LivecueError], tuple[int, str]] = {
     CueTooLarge: (413, "cue_too_large"),
     CueDecodeError: (422, "invalid_cue"),
     RequestError: (400, "bad_request"),
+    # LiveKit unreachable, refusing our key, or too slow, while serving a request
+    DeliveryError: (503, "livekit_unavailable"),
 }
 
 
@@ -66,12 +69,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     @app.exception_handler(CueTooLarge)
     @app.exception_handler(CueDecodeError)
+    @app.exception_handler(DeliveryError)
     async def livecue_error(_: Request, exc: LivecueError) -> JSONResponse:
         return answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            position = first.get("loc", ("body", "?"))[-1]
+            ctx = first.get("ctx")
+            detail = ctx.get("error", "") if isinstance(ctx, dict) else ""
+            message = f"the body is not valid JSON ({detail} at character {position})"
+            return JSONResponse(error_body("invalid_json", message), 400)
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse(error_body("invalid_request", f"{where}: {first.get('msg')}"), 422)
 

@@ -1,11 +1,17 @@
-"""ASGI middleware at the gateway's edge: body size, and JSON bodies sent without saying so."""
+"""ASGI middleware at the gateway's edge: body size, JSON bodies, UTF-8 paths, last resort."""
 
 from __future__ import annotations
 
+import logging
+import urllib.parse
+
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._errors import PayloadTooLarge
+from .._errors import InvalidRequest, PayloadTooLarge
 from . import errors
+
+logger = logging.getLogger("livecue.gateway")
 
 
 class BodyLimit:
@@ -65,23 +71,62 @@ class _TooLarge(Exception):
     pass
 
 
-class JsonByDefault:
-    """Read the body of API requests as JSON when the client did not say it was JSON.
+class JsonApi:
+    """The API's edge: bodies are JSON whatever their Content-Type, paths valid UTF-8.
 
-    ``curl -d '{...}'`` sends ``application/x-www-form-urlencoded``, and many clients send
-    no Content-Type at all; the API takes only JSON, so either means JSON here.
+    The API takes only JSON, so whatever a client declares — ``curl -d`` sends
+    ``application/x-www-form-urlencoded``, a browser's ``fetch`` of a string
+    ``text/plain``, some clients nothing — the body is read as JSON. A path whose
+    percent-encoded bytes are not UTF-8 (a room name, say) is refused here, before
+    the server's decoding would quietly turn them into replacement characters.
     """
-
-    _AS_JSON = (b"", b"application/x-www-form-urlencoded")
 
     def __init__(self, app: ASGIApp, prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            declared = dict(scope["headers"]).get(b"content-type", b"")
-            if declared.split(b";")[0].strip().lower() in self._AS_JSON:
-                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        try:
+            urllib.parse.unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            error = InvalidRequest("the request path is not valid UTF-8 once percent-decoded")
+            await errors.answer(error)(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+        scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
         await self.app(scope, receive, send)
+
+
+class Unexpected:
+    """An error no handler knew: answered 500 in JSON, logged — and the connection kept.
+
+    (Left to the server, an unhandled error also closes the client's connection.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            logger.exception("unexpected error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            body = errors.error_body("internal_error", "an unexpected error; it is logged")
+            await JSONResponse(body, 500)(scope, receive, send)

@@ -58,7 +58,8 @@ AgentName = Annotated[
 class CueIn(BaseModel):
     """A cue to deliver. Only ``text`` (for reply/say/context) is required."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict, like the envelope: true is not 1, "5" is not 5
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str = Field("reply", min_length=1, max_length=MAX_KIND, pattern=f"^{KIND_PATTERN}$")
     text: str | None = None
@@ -88,7 +89,7 @@ class CueIn(BaseModel):
 class BroadcastIn(BaseModel):
     """A cue for many rooms: exactly one of ``rooms``, ``prefix`` or ``all``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     rooms: list[RoomName] | None = Field(None, min_length=1, max_length=10_000)
     prefix: RoomName | None = None
@@ -170,10 +171,14 @@ class OutcomeIn(BaseModel):
     said: str | None = Field(None, max_length=4000)
     speech_started_at: datetime | None = None
     speech_ended_at: datetime | None = None
-    merged_into: str | None = Field(None, max_length=MAX_ID)
+    merged_into: str | None = Field(None, min_length=1, max_length=MAX_ID)
+    agent: str | None = Field(None, min_length=1, max_length=256)
+    """The identity of the reporting agent."""
 
     def to_outcome(self, cue_id: str) -> Outcome:
-        return Outcome(cue_id=cue_id, **self.model_dump())
+        if self.merged_into == cue_id:
+            raise ValueError("merged_into: a cue cannot be merged into itself")
+        return Outcome(cue_id=cue_id, **self.model_dump(exclude={"agent"}))
 
 
 class PendingOut(BaseModel):

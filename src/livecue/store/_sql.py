@@ -120,7 +120,8 @@ class SQLStore(abc.ABC):
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
-        if len(self._flushers) < self.parallel_writes:
+        # a flusher whose loop has ended is done before its done-callback runs: count live ones
+        if sum(not f.done() for f in self._flushers) < self.parallel_writes:
             flusher = asyncio.create_task(self._flush())
             self._flushers.add(flusher)
             flusher.add_done_callback(self._flushers.discard)
@@ -305,7 +306,10 @@ class SQLStore(abc.ABC):
             if row is None:
                 return None, None
             current = _record(row)
-            move = after_outcome(current.state, current.outcome, outcome, reason)
+            has_agent = identity is not None or current.agent_identity is not None
+            move = after_outcome(
+                current.state, current.outcome, outcome, reason, has_agent=has_agent
+            )
             if move is None:
                 return current, None
             tx.run(
@@ -348,7 +352,11 @@ class SQLStore(abc.ABC):
                     continue
                 expired = row["expires_at"] <= now
                 move = after_agent_left(
-                    row["outcome"], expired=expired, identity=identity, lost=lost
+                    row["outcome"],
+                    expired=expired,
+                    identity=identity,
+                    lost=lost,
+                    attempts=row["attempts"],
                 )
                 _move(tx, row["id"], move, now)
                 moved.append((row["id"], move))
@@ -395,6 +403,18 @@ class SQLStore(abc.ABC):
             if ids:
                 tx.notify()
             return ids
+
+        return await self._write(work)
+
+    async def set_held_reason(self, room: str, reason: str, *, now: float) -> int:
+        """Say why the cues held for ``room`` wait, where that has changed (the room exists
+        now, but still no agent is in it)."""
+
+        def work(tx: Tx) -> int:
+            rows = tx.all("set_held_reason", {"room": room, "reason": reason})
+            for row in rows:
+                _event(tx, row["id"], now, "held", reason)
+            return len(rows)
 
         return await self._write(work)
 

@@ -57,20 +57,32 @@ class Transition:
 
 
 def after_outcome(
-    state: str, outcome: str | None, new_outcome: str | None, reason: str | None
+    state: str,
+    outcome: str | None,
+    new_outcome: str | None,
+    reason: str | None,
+    *,
+    has_agent: bool = True,
 ) -> Transition | None:
     """Where a cue in ``state`` (latest outcome ``outcome``) goes when the agent reports
-    ``new_outcome``; None when nothing may change: the cue is final already, or the report
-    is older news than what is known (``queued`` after ``started``, say)."""
+    ``new_outcome``; None when nothing may change: the cue is final already, the report
+    is older news than what is known (``queued`` after ``started``, say), or it says the
+    cue waits at an agent without saying which (``has_agent`` False)."""
     if state in FINAL_STATES:
         return None
     if state == "at_agent" and _rank(new_outcome) < _rank(outcome):
         return None
+    if state_for_outcome(new_outcome) == "at_agent" and not has_agent:
+        return None  # "waiting at an agent" needs to know which: a report that does not say
     return Transition(state_for_outcome(new_outcome), new_outcome, reason)
 
 
+MAX_LOST = 3
+"""A cue an agent has no record of is sent to it again, up to this many attempts in all."""
+
+
 def after_agent_left(
-    outcome: str | None, *, expired: bool, identity: str, lost: bool = False
+    outcome: str | None, *, expired: bool, identity: str, lost: bool = False, attempts: int = 1
 ) -> Transition:
     """Where a cue at an agent goes when that agent leaves before it is done with it
     (``lost``: the agent is there but has no record of the cue — a new process with the
@@ -83,7 +95,14 @@ def after_agent_left(
     if outcome == "started":
         return Transition("delivered", "interrupted", f"{what} while acting on it")
     if expired:
-        return Transition("expired", outcome, f"{what} before acting on it, and it expired")
+        return Transition("expired", "expired", f"{what} before acting on it, and it expired")
+    if lost and attempts >= MAX_LOST:
+        return Transition(
+            "failed",
+            None,
+            f"{what} after {attempts} deliveries: it does not hear them (another topic?) or "
+            "refuses them (sender and agent sign with different keys?)",
+        )
     return Transition("queued", outcome, f"{what} before acting on it: delivering it again")
 
 
@@ -91,10 +110,12 @@ def after_overdue(outcome: str | None, identity: str | None) -> Transition:
     """A cue still at the agent long after it expired, with no final receipt."""
     if outcome == "started":
         return Transition(
-            "delivered", outcome, f"the agent {identity!r} started it; no final receipt came"
+            "delivered",
+            "interrupted",
+            f"the agent {identity!r} started it, but no word came of how its speech ended",
         )
     return Transition(
-        "expired", outcome, f"the agent {identity!r} never reported acting on it before expiry"
+        "expired", "expired", f"the agent {identity!r} never reported acting on it before expiry"
     )
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Path
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from ..._cue import utcnow
-from ..._errors import NotFound
+from ..._errors import InvalidRequest, NotFound
 from ...store import KeyRecord
 from ..deps import GatewayDep, require
 from ..schemas import (
@@ -62,7 +62,7 @@ async def send_cue(
     body: CueIn,
     gateway: GatewayDep,
     key: Annotated[KeyRecord, require("send")],
-    idempotency_key: Annotated[str | None, Header(max_length=256)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=256)] = None,
 ) -> CueAccepted:
     """Store a cue for the agent in ``room`` and deliver it as soon as an agent can act.
 
@@ -136,9 +136,13 @@ async def report_outcome(
     _: Annotated[KeyRecord, require("agent")],
 ) -> None:
     """An agent reports what it did with a cue. A report older than what the record
-    holds (or after a final outcome) changes nothing, and is not an error."""
-    if not await gateway.receipts.record(cue_id, body.to_outcome(cue_id)):
-        raise NotFound(f"no cue with id {cue_id!r}")
+    holds (or after a final outcome) changes nothing, and is not an error; a report by an
+    agent other than the one that has the cue is refused (409)."""
+    try:
+        outcome = body.to_outcome(cue_id)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    await gateway.receipts.report(cue_id, outcome, agent=body.agent)
 
 
 @router.get("/rooms/{room:room}/pending", response_model=PendingOut, responses=_ERRORS)

@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 from ..._cue import Cue
 from ..._livekit import RoomSummary
 from ..._status import StatusAnswer
-from ...sender import SendResult
+from ...sender import Presence, SendResult
 
 
 class Deliverer(Protocol):
@@ -28,7 +28,7 @@ class Deliverer(Protocol):
 
     async def is_present(self, room: str, identity: str) -> bool: ...
 
-    async def room_has_agent(self, room: str, agent_name: str | None = None) -> bool: ...
+    async def presence(self, room: str, agent_name: str | None = None) -> Presence: ...
 
     async def resolve_rooms(
         self, *, rooms: Sequence[str] | None = None, room_prefix: str | None = None

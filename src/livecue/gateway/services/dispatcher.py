@@ -306,8 +306,12 @@ class Dispatcher:
                 for room, agent_name in await self._store.held_rooms():
                     if not self._instance.mine(room):
                         continue  # another instance checks this room
-                    if await self._sender.room_has_agent(room, agent_name):
+                    presence = await self._sender.presence(room, agent_name)
+                    if presence == "agent":
                         await self.release(room, "an agent is in the room (periodic check)")
+                    elif presence == "no_agent":  # the room exists now, if it did not before
+                        reason = str(NoAgentInRoom(room, agent_name))
+                        await self._store.set_held_reason(room, reason, now=self._clock())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ..._cue import Outcome
-from ..._errors import DeliveryError, LivecueError, ServiceUnavailable
+from ..._errors import Conflict, DeliveryError, LivecueError, NotFound, ServiceUnavailable
 from ...sender import STATUS_WAIT_S
-from ...store import Store, Transition, WatchedCue
+from ...store import FINAL_STATES, Store, Transition, WatchedCue
 from .deliverer import Deliverer
 from .instances import Instance
 from .metrics import Metrics
@@ -42,6 +42,10 @@ POLL_INTERVAL_S = 0.25
 
 RETRY_AFTER_S = 1.0
 """How long an agent that could not be asked is left alone before the next try."""
+
+UNKNOWN_RETRY_S = 0.3
+"""How long an agent whose answer brought nothing new is left alone (it answers at once
+when asked about a cue it has not received yet)."""
 
 
 class Receipts:
@@ -76,6 +80,18 @@ class Receipts:
                 self._metrics.cue_duration.observe(max(0.0, now - record.created_at))
         return True
 
+    async def report(self, cue_id: str, outcome: Outcome, *, agent: str | None) -> None:
+        """An agent's report over HTTP: recorded if it comes from the agent that has the cue
+        (or names none while none has it); NotFound, Conflict otherwise."""
+        record = await self._store.get_cue(cue_id)
+        if record is None:
+            raise NotFound(f"no cue with id {cue_id!r}")
+        if agent is not None and record.agent_identity not in (None, agent):
+            raise Conflict(
+                f"cue {cue_id!r} is with the agent {record.agent_identity!r}, not {agent!r}"
+            )
+        await self.record(cue_id, outcome, identity=agent)
+
     async def agent_left(
         self, room: str, identity: str, *, only: list[str] | None = None
     ) -> list[tuple[str, Transition]]:
@@ -98,8 +114,8 @@ class Receipts:
 
     def _count(self, move: Transition) -> None:
         self._metrics.transitions.labels(move.state).inc()
-        if move.outcome is not None and move.state != "at_agent":
-            self._metrics.outcomes.labels(move.outcome).inc()
+        if move.state in FINAL_STATES:
+            self._metrics.outcomes.labels(move.outcome or move.state).inc()
 
 
 def _reason(outcome: Outcome | None) -> str | None:
@@ -200,17 +216,28 @@ class ReceiptWatcher:
             return
         for outcome in answer.outcomes:
             await self._receipts.record(outcome.cue_id, outcome, identity=identity)
-        lost = self._lost(answer.unknown, cues)
+        for cue_id, why in answer.refused.items():
+            if cue_id in self._settled(cues, [cue_id]):  # past the grace: not on its way
+                refused = Outcome(
+                    cue_id=cue_id, status="rejected", reason=f"the agent refused it: {why}"
+                )
+                await self._receipts.record(cue_id, refused, identity=identity)
+        lost = self._settled(cues, list(answer.unknown))
         if lost:
             # a new process with the same identity, or a packet that never arrived
             await self._receipts.agent_left(room, identity, only=lost)
+        if not answer.outcomes:
+            # nothing new: what it does not know yet may still be on its way; ask again soon
+            self._resting[agent] = time.monotonic() + UNKNOWN_RETRY_S
 
-    def _lost(self, unknown: tuple[str, ...], cues: list[WatchedCue]) -> list[str]:
+    def _settled(self, cues: list[WatchedCue], ids: list[str]) -> list[str]:
+        """Those of ``ids`` the agent should know by now: sent more than the grace ago (a
+        packet may be on its way until then), or answered before."""
         now = self._clock()
         by_id = {c.id: c for c in cues}
         return [
             cue_id
-            for cue_id in unknown
+            for cue_id in ids
             if cue_id in by_id
             and not (
                 by_id[cue_id].outcome is None and now - by_id[cue_id].updated_at < UNKNOWN_GRACE_S

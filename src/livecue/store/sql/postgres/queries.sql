@@ -81,7 +81,7 @@ SET state = %(state)s, outcome = %(outcome)s, reason = %(reason)s, next_attempt_
 WHERE id = %(id)s AND state = 'at_agent';
 
 -- name: at_agent_of
-SELECT id, outcome, expires_at FROM cues
+SELECT id, outcome, expires_at, attempts FROM cues
 WHERE room = %(room)s AND agent_identity = %(identity)s AND state = 'at_agent'
 FOR UPDATE;
 
@@ -100,6 +100,11 @@ FOR UPDATE SKIP LOCKED;
 UPDATE cues
 SET state = 'queued', next_attempt_at = %(now)s, reason = %(reason)s, updated_at = %(now)s
 WHERE room = %(room)s AND state = 'held'
+RETURNING id;
+
+-- name: set_held_reason
+UPDATE cues SET reason = %(reason)s
+WHERE room = %(room)s AND state = 'held' AND reason IS DISTINCT FROM %(reason)s
 RETURNING id;
 
 -- name: held_rooms

@@ -78,7 +78,7 @@ SET state = :state, outcome = :outcome, reason = :reason, next_attempt_at = :now
 WHERE id = :id AND state = 'at_agent';
 
 -- name: at_agent_of
-SELECT id, outcome, expires_at FROM cues INDEXED BY cues_at_agent
+SELECT id, outcome, expires_at, attempts FROM cues INDEXED BY cues_at_agent
 WHERE room = :room AND agent_identity = :identity AND state = 'at_agent';
 
 -- name: watched
@@ -96,6 +96,11 @@ WHERE state = 'at_agent' AND expires_at < :before;
 UPDATE cues INDEXED BY cues_held
 SET state = 'queued', next_attempt_at = :now, reason = :reason, updated_at = :now
 WHERE room = :room AND state = 'held'
+RETURNING id;
+
+-- name: set_held_reason
+UPDATE cues INDEXED BY cues_held SET reason = :reason
+WHERE room = :room AND state = 'held' AND reason IS NOT :reason
 RETURNING id;
 
 -- name: held_rooms
