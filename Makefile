@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: setup demo test unit lint bench clean
 
 setup: $(STAMP) $(SERVER)
+	./scripts/install-espeak.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +23,8 @@ demo: setup
 	$(PY) examples/demo.py
 
 lint: setup
-	$(PY) -m ruff check src tests bench examples
-	$(PY) -m ruff format --check src tests bench examples
+	$(PY) -m ruff check src tests bench examples harness
+	$(PY) -m ruff format --check src tests bench examples harness
 	$(PY) -m mypy
 
 test: setup lint

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from .events import CueApplied, CueDropped, CueEvent, CueReceived
 from .listener import CueHandler, CueListener, attach
-from .policy import Activity, Decision, decide
+from .policy import DEFAULT_RESPONSE_WINDOW_S, Activity, Decision, decide, response_wait
 from .queue import PendingCues, SeenIds, Turn, TurnLimiter
 
 __all__ = [
+    "DEFAULT_RESPONSE_WINDOW_S",
     "Activity",
     "CueApplied",
     "CueDropped",
@@ -30,4 +31,5 @@ __all__ = [
     "TurnLimiter",
     "attach",
     "decide",
+    "response_wait",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import AgentSession
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice import SpeechHandle
+from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle, UserStateChangedEvent
 
 from .._cue import (
     BUILTIN_KINDS,
@@ -39,7 +39,7 @@ from .._errors import CueDecodeError
 from .events import CueApplied, CueDropped, CueReceived, EventType, Transport
 from .framing import context_note, reply_instructions
 from .gateway_client import GatewayClient
-from .policy import Activity, decide
+from .policy import DEFAULT_RESPONSE_WINDOW_S, Activity, decide, response_wait
 from .queue import PendingCues, SeenIds, Turn, TurnLimiter
 
 logger = logging.getLogger("livecue.agent")
@@ -72,6 +72,7 @@ class CueListener(rtc.EventEmitter[EventType]):
         clock: Callable[[], datetime] = utcnow,
         gateway_url: str | None = None,
         gateway_key: str | None = None,
+        response_window_s: float = DEFAULT_RESPONSE_WINDOW_S,
     ) -> None:
         super().__init__()
         self._session = session
@@ -89,6 +90,11 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._drain_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        # the response window: when the agent and the user last stopped talking (monotonic)
+        self._response_window_s = response_window_s
+        self._agent_stopped_at: float | None = None
+        self._user_stopped_at: float | None = None
         self._merge_all_next = False
         self._closed = False
         # the gateway's receipts and catch-up, for cues on the data transport
@@ -118,8 +124,8 @@ class CueListener(rtc.EventEmitter[EventType]):
     def start(self) -> None:
         self._room.on("data_received", self._on_data_received)
         self._room.local_participant.register_rpc_method(RPC_METHOD, self._on_rpc)
-        self._session.on("agent_state_changed", self._on_state_changed)
-        self._session.on("user_state_changed", self._on_state_changed)
+        self._session.on("agent_state_changed", self._on_agent_state_changed)
+        self._session.on("user_state_changed", self._on_user_state_changed)
         self._session.on("close", self._on_session_close)
         if self._gateway is not None:
             self._room.on("reconnected", self._on_reconnected)
@@ -134,8 +140,8 @@ class CueListener(rtc.EventEmitter[EventType]):
             self._room.local_participant.unregister_rpc_method(RPC_METHOD)
         except Exception:  # the room may already be gone
             logger.debug("could not unregister %s", RPC_METHOD, exc_info=True)
-        for event in ("agent_state_changed", "user_state_changed"):
-            self._session.off(event, self._on_state_changed)
+        self._session.off("agent_state_changed", self._on_agent_state_changed)
+        self._session.off("user_state_changed", self._on_user_state_changed)
         self._session.off("close", self._on_session_close)
         if self._timer is not None:
             self._timer.cancel()
@@ -194,7 +200,14 @@ class CueListener(rtc.EventEmitter[EventType]):
             logger.exception("error while handling a cue over RPC")
             return Outcome(cue_id="?", status="rejected", reason="internal error").encode()
 
-    def _on_state_changed(self, _event: object) -> None:
+    def _on_agent_state_changed(self, event: AgentStateChangedEvent) -> None:
+        if event.old_state == "speaking":
+            self._agent_stopped_at = time.monotonic()
+        self._drain_soon()
+
+    def _on_user_state_changed(self, event: UserStateChangedEvent) -> None:
+        if event.old_state == "speaking":
+            self._user_stopped_at = time.monotonic()
         self._drain_soon()
 
     def _on_session_close(self, _event: object) -> None:
@@ -254,6 +267,12 @@ class CueListener(rtc.EventEmitter[EventType]):
             agent_state=self._session.agent_state,
             user_state=self._session.user_state,
             speech_active=speech_active,
+            response_wait_s=response_wait(
+                time.monotonic(),
+                agent_stopped_at=self._agent_stopped_at,
+                user_stopped_at=self._user_stopped_at,
+                window_s=self._response_window_s,
+            ),
         )
 
     @staticmethod
@@ -345,8 +364,14 @@ class CueListener(rtc.EventEmitter[EventType]):
             while len(self._pending) and not self._closed:
                 for cue in self._pending.drop_expired(self._clock()):
                     self._drop(cue, cue.id, "expired", "it expired while waiting")
-                if not len(self._pending) or not self._activity().idle:
+                if not len(self._pending):
+                    break
+                activity = self._activity()
+                if not activity.idle:
                     break  # a state change or a finished speech calls us again
+                if not activity.ready:  # the response window is still open
+                    self._wake_at(time.monotonic() + activity.response_wait_s)
+                    break
                 now = time.monotonic()
                 if self._limiter.at_limit(now):
                     self._merge_all_next = True
@@ -370,10 +395,15 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._wake_at(time.monotonic() + delay)
 
     def _wake_at(self, at: float) -> None:
+        """Drain again at ``at`` (monotonic), unless a wake-up before it is already set."""
+        now = time.monotonic()
         if self._timer is not None:
+            if now <= self._timer_at <= at:
+                return  # the earlier wake-up drains, and sets the next one
             self._timer.cancel()
+        self._timer_at = at
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0.0, at - time.monotonic()) + 0.01, self._drain_soon)
+        self._timer = loop.call_later(max(0.0, at - now) + 0.01, self._drain_soon)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -506,6 +536,7 @@ def attach(
     clock: Callable[[], datetime] = utcnow,
     gateway_url: str | None = None,
     gateway_key: str | None = None,
+    response_window_s: float = DEFAULT_RESPONSE_WINDOW_S,
 ) -> CueListener:
     """Serve cues to ``session`` from ``room``. Call after ``session.start()``.
 
@@ -519,6 +550,8 @@ def attach(
       cues held for its room, and it reports the outcomes of every cue that came over the
       data transport (the gateway's receipt), in the background; a gateway that is down
       costs a warning in the log, never a cue.
+    - ``response_window_s``: after the agent or the user stops talking, how long a
+      ``queue`` cue leaves the floor to the other side before it acts (0 turns it off).
     """
     listener = CueListener(
         session,
@@ -532,6 +565,7 @@ def attach(
         clock=clock,
         gateway_url=gateway_url,
         gateway_key=gateway_key,
+        response_window_s=response_window_s,
     )
     listener.start()
     return listener
