@@ -16,6 +16,7 @@ import subprocess
 import uuid
 import wave
 from dataclasses import dataclass
+from pathlib import Path
 
 from livekit.agents import APIConnectionError, tts
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
@@ -35,6 +36,21 @@ class Speech:
     @property
     def duration_s(self) -> float:
         return len(self.pcm) / 2 / self.sample_rate
+
+    def write_wav(self, path: Path) -> Path:
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(self.sample_rate)
+            w.writeframes(self.pcm)
+        return path
+
+    @classmethod
+    def read_wav(cls, path: Path) -> Speech:
+        with wave.open(str(path), "rb") as w:
+            if (w.getnchannels(), w.getsampwidth()) != (1, 2):
+                raise ValueError(f"{path}: not mono 16-bit audio")
+            return cls(w.readframes(w.getnframes()), w.getframerate())
 
 
 def espeak_command(text: str, voice: str, wpm: int) -> list[str]:

@@ -111,6 +111,27 @@ class Recorder:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.1))
 
+    async def wait_for_speech(
+        self, identity: str, *, after: float, timeout: float = 15.0, **options: float
+    ) -> Utterance:
+        """The first utterance of ``identity`` that starts after ``after``, once it starts."""
+        found = await self.wait_for(
+            identity, lambda us: any(u.start >= after for u in us), timeout, **options
+        )
+        return next(u for u in found if u.start >= after)
+
+    async def wait_for_end(
+        self, identity: str, *, after: float, quiet_s: float, timeout: float = 30.0
+    ) -> Utterance:
+        """The first utterance starting after ``after``, once ``quiet_s`` of silence followed it."""
+        found = await self.wait_for(
+            identity,
+            lambda us: any(u.start >= after and u.closed for u in us),
+            timeout,
+            gap_s=quiet_s,
+        )
+        return next(u for u in found if u.start >= after)
+
     async def leave(self) -> None:
         for task in list(self._tasks):
             task.cancel()

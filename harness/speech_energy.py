@@ -84,6 +84,24 @@ def utterances(
     return found
 
 
+def frames_of(
+    pcm: bytes, sample_rate: int, *, frame_ms: int = 10, start: float = 0.0
+) -> list[Frame]:
+    """``pcm`` (16-bit mono) cut into frames as if received back to back from ``start``."""
+    samples = sample_rate * frame_ms // 1000
+    step, duration = samples * 2, samples / sample_rate
+    return [
+        Frame(start + (n + 1) * duration, duration, rms(pcm[at : at + step]))
+        for n, at in enumerate(range(0, len(pcm), step))
+    ]
+
+
+def speech_length_s(pcm: bytes, sample_rate: int) -> float:
+    """From the first loud frame to the last: how long ``pcm`` sounds, pauses included."""
+    found = utterances(frames_of(pcm, sample_rate), gap_s=float("inf"))
+    return found[-1].end - found[0].start if found else 0.0
+
+
 def overlap_s(a: Sequence[Utterance], b: Sequence[Utterance]) -> float:
     """Total time during which an utterance of ``a`` and one of ``b`` both sound."""
     return sum(x.overlap_s(y) for x in a for y in b)

@@ -22,7 +22,12 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import AgentSession
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle, UserStateChangedEvent
+from livekit.agents.voice import (
+    AgentStateChangedEvent,
+    SpeechCreatedEvent,
+    SpeechHandle,
+    UserStateChangedEvent,
+)
 
 from .._cue import (
     BUILTIN_KINDS,
@@ -96,6 +101,7 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._agent_stopped_at: float | None = None
         self._user_stopped_at: float | None = None
         self._merge_all_next = False
+        self._drain_again = False
         self._closed = False
         # the gateway's receipts and catch-up, for cues on the data transport
         self._gateway: GatewayClient | None = None
@@ -126,6 +132,7 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._room.local_participant.register_rpc_method(RPC_METHOD, self._on_rpc)
         self._session.on("agent_state_changed", self._on_agent_state_changed)
         self._session.on("user_state_changed", self._on_user_state_changed)
+        self._session.on("speech_created", self._on_speech_created)
         self._session.on("close", self._on_session_close)
         if self._gateway is not None:
             self._room.on("reconnected", self._on_reconnected)
@@ -142,6 +149,7 @@ class CueListener(rtc.EventEmitter[EventType]):
             logger.debug("could not unregister %s", RPC_METHOD, exc_info=True)
         self._session.off("agent_state_changed", self._on_agent_state_changed)
         self._session.off("user_state_changed", self._on_user_state_changed)
+        self._session.off("speech_created", self._on_speech_created)
         self._session.off("close", self._on_session_close)
         if self._timer is not None:
             self._timer.cancel()
@@ -210,6 +218,11 @@ class CueListener(rtc.EventEmitter[EventType]):
             self._user_stopped_at = time.monotonic()
         self._drain_soon()
 
+    def _on_speech_created(self, event: SpeechCreatedEvent) -> None:
+        # the session's own speeches too: the state may say "listening" a moment before
+        # the speech is done, and nothing else would make the queue look again
+        event.speech_handle.add_done_callback(lambda _: self._drain_soon())
+
     def _on_session_close(self, _event: object) -> None:
         self._spawn(self.aclose())
 
@@ -260,7 +273,9 @@ class CueListener(rtc.EventEmitter[EventType]):
         return await self._act(Turn((cue,)))
 
     def _activity(self) -> Activity:
-        speech_active = self._session.current_speech is not None or any(
+        # the session keeps a finished speech as current for a moment after it is done
+        current = self._session.current_speech
+        speech_active = (current is not None and not current.done()) or any(
             not h.done() for h in self._speeches
         )
         return Activity(
@@ -353,14 +368,16 @@ class CueListener(rtc.EventEmitter[EventType]):
     # -- the waiting queue ----------------------------------------------------------
 
     def _drain_soon(self) -> None:
-        if self._closed or (self._drain_task is not None and not self._drain_task.done()):
+        if self._closed or not len(self._pending):
             return
-        if not len(self._pending):
+        if self._drain_task is not None and not self._drain_task.done():
+            self._drain_again = True  # it may have looked already: it looks once more
             return
         self._drain_task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         try:
+            self._drain_again = False
             while len(self._pending) and not self._closed:
                 for cue in self._pending.drop_expired(self._clock()):
                     self._drop(cue, cue.id, "expired", "it expired while waiting")
@@ -383,6 +400,9 @@ class CueListener(rtc.EventEmitter[EventType]):
                     await self._act(turn)
                 # the agent state may lag the call that started the speech: yield first
                 await asyncio.sleep(0)
+            if self._drain_again and not self._closed:
+                self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+                return
             self._schedule_expiry_sweep()
         except Exception:
             logger.exception("error while draining waiting cues")
