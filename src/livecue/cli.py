@@ -9,15 +9,14 @@ imports this module. Exit codes::
     130  interrupted
 
 Errors are one line on stderr (``error: ...``), never a traceback (set
-``LIVECUE_DEBUG=1`` to see one for an unexpected failure). Rich is imported only
-by the commands that draw tables or a progress bar, so ``livecue send`` and
-``--help`` stay quick to start.
+``LIVECUE_DEBUG=1`` to see one for an unexpected failure). asyncio and the sender
+are imported by the commands that send, and rich only by those that draw tables
+or a progress bar, so ``--help`` stays quick to start.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -167,6 +166,8 @@ def _credentials(args: argparse.Namespace) -> Credentials:
 def _cmd_send(args: argparse.Namespace) -> int:
     cue = _build_cue(args)
     credentials = _credentials(args)
+    import asyncio
+
     return asyncio.run(_send(args, cue, credentials))
 
 
@@ -223,6 +224,8 @@ async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) ->
 def _cmd_broadcast(args: argparse.Namespace) -> int:
     cue = _build_cue(args)
     credentials = _credentials(args)
+    import asyncio
+
     return asyncio.run(_broadcast(args, cue, credentials))
 
 
@@ -327,6 +330,8 @@ def _print_broadcast_table(results: list[SendResult]) -> None:
 
 def _cmd_rooms(args: argparse.Namespace) -> int:
     credentials = _credentials(args)
+    import asyncio
+
     return asyncio.run(_rooms(args, credentials))
 
 

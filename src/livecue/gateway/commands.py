@@ -7,9 +7,7 @@ when one of these commands runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import sys
 import time
 from typing import Any
@@ -89,6 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..store import SQLiteStore
     from .services import keys
 
@@ -107,7 +107,6 @@ def _keys_create(args: argparse.Namespace) -> int:
             await store.aclose()
 
     asyncio.run(store_key())
-    logging.getLogger("livecue").debug("created key %s", issued.key_id)
     print(
         json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": settings.db}), file=sys.stderr
     )
