@@ -97,6 +97,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
+
 __all__ = [
     "DEFAULT_TOPIC",
     "LEGACY_TOPIC",
