@@ -46,6 +46,10 @@ class SendResult:
         return self.error is None
 
 
+DEFAULT_CONCURRENCY = 32
+"""Sends in flight at once in :meth:`CueSender.broadcast`."""
+
+
 class CueSender:
     """Delivers cues through one shared LiveKit API client.
 
@@ -66,7 +70,7 @@ class CueSender:
         max_attempts: int = 4,
         backoff_base_s: float = 0.25,
         backoff_cap_s: float = 5.0,
-        concurrency: int = 32,
+        concurrency: int = DEFAULT_CONCURRENCY,
         rng: random.Random | None = None,
     ) -> None:
         if max_attempts < 1:
