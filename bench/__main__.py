@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable, Coroutine
 from types import ModuleType
 
-from . import cli, e2e_latency, fanout, fanout_wan, ingest, latency
+from . import cli, e2e_latency, fanout, fanout_wan, ingest, latency, voice
 from ._common import BenchFailure
 
 BENCHMARKS: dict[str, ModuleType] = {
-    m.NAME: m for m in (fanout, fanout_wan, latency, cli, ingest, e2e_latency)
+    m.NAME: m for m in (fanout, fanout_wan, latency, cli, ingest, e2e_latency, voice)
 }
 
 Result = dict[str, object] | list[dict[str, object]]

@@ -15,9 +15,17 @@ from livekit.agents.vad import VAD
 
 from espeak_tts import Speech, synthesize
 from harness.agent import RunningAgent
+from harness.recorder import Recorder
 from harness.speech_energy import speech_length_s
+from livecue import CueSender, new_cue
 
 USER_VOICE = "en-us+f3"  # a voice unlike the agent's, for a person listening to a recording
+
+LONG_SPEECH = (
+    "The spring campaign closed with twelve hundred supporters, thirty eight new monthly "
+    "donors, three matched gifts from local businesses, and a record total for the shelter."
+)
+"""About nine seconds of the agent's voice, in one sentence (one synthesis)."""
 
 
 @functools.cache
@@ -99,3 +107,24 @@ async def wait_for_note(log: list[tuple[float, str]], what: str, timeout: float 
         if time.monotonic() > deadline:
             raise TimeoutError(f"never noted {what!r}: {log}")
         await asyncio.sleep(0.02)
+
+
+async def long_speech_under_way(
+    sender: CueSender,
+    recorder: Recorder,
+    room: str,
+    *,
+    heard_s: float,
+    text: str = LONG_SPEECH,
+    **cue_options: object,
+) -> tuple[str, float]:
+    """Have the agent say ``text``; return its cue id and the time it was sent, once
+    ``heard_s`` of it has been recorded."""
+    began = time.monotonic()
+    result = await sender.send(room, new_cue("say", text, **cue_options))  # type: ignore[arg-type]
+    if result.outcome is None or result.outcome.status not in ("applied", "queued"):
+        raise RuntimeError(f"the agent did not take the speech: {result.outcome}")
+    await recorder.wait_for(
+        "agent", lambda us: any(u.start >= began and u.duration_s >= heard_s for u in us)
+    )
+    return result.cue_id, began

@@ -11,33 +11,22 @@ import pytest
 from harness.agent import RunningAgent
 from harness.recorder import Recorder
 from harness.speech_energy import Utterance, overlap_s
-from harness.voice import agent_speech_length_s, until, user_clip
+from harness.voice import (
+    LONG_SPEECH,
+    agent_speech_length_s,
+    long_speech_under_way,
+    until,
+    user_clip,
+)
 from harness.voice_user import VoiceUser
 from livecue import CueSender, new_cue
 
 pytestmark = pytest.mark.voice
 
-LONG = (
-    "The spring campaign closed with twelve hundred supporters, thirty eight new monthly "
-    "donors, three matched gifts from local businesses, and a record total for the shelter."
-)
 BARGE_IN = "Wait, wait, I have a question about my donation receipt please."
 # A recording of whole speech may differ from the synthesized audio by the jitter
 # buffer's stretching and the edges of the energy threshold: a few tens of ms.
 WHOLE_TOLERANCE_S = 0.3
-
-
-async def _long_speech_under_way(
-    sender: CueSender, recorder: Recorder, room: str, *, heard_s: float, **cue_options: object
-) -> tuple[str, float]:
-    """Start the long speech; return its cue id once ``heard_s`` of it has been recorded."""
-    began = time.monotonic()
-    result = await sender.send(room, new_cue("say", LONG, **cue_options))  # type: ignore[arg-type]
-    assert result.outcome is not None and result.outcome.status == "applied"
-    await recorder.wait_for(
-        "agent", lambda us: any(u.start >= began and u.duration_s >= heard_s for u in us)
-    )
-    return result.cue_id, began
 
 
 def _first_after(utterances: list[Utterance], at: float) -> Utterance:
@@ -47,7 +36,7 @@ def _first_after(utterances: list[Utterance], at: float) -> Utterance:
 async def test_an_interrupt_cue_stops_the_audio(
     agent: RunningAgent, recorder: Recorder, sender: CueSender, room_name: str
 ) -> None:
-    long_id, began = await _long_speech_under_way(sender, recorder, room_name, heard_s=1.5)
+    long_id, began = await long_speech_under_way(sender, recorder, room_name, heard_s=1.5)
 
     sent = time.monotonic()
     result = await sender.send(room_name, new_cue("interrupt"))
@@ -55,7 +44,7 @@ async def test_an_interrupt_cue_stops_the_audio(
     assert result.outcome is not None and result.outcome.status == "applied"
     heard = await recorder.wait_for_end("agent", after=began, quiet_s=1.0)
     assert heard.end > sent - 0.5  # it was still speaking when the cue was sent ...
-    assert heard.duration_s < agent_speech_length_s(LONG) - 2.0  # ... and was cut off
+    assert heard.duration_s < agent_speech_length_s(LONG_SPEECH) - 2.0  # ... and was cut off
     assert agent.outcomes(long_id) == ["applied", "interrupted"]
     print(f"\ninterrupt sent → agent's audio stopped: {heard.end - sent:.3f} s")
 
@@ -63,13 +52,13 @@ async def test_an_interrupt_cue_stops_the_audio(
 async def test_skip_if_busy_stays_quiet_while_the_agent_speaks(
     agent: RunningAgent, recorder: Recorder, sender: CueSender, room_name: str
 ) -> None:
-    _, began = await _long_speech_under_way(sender, recorder, room_name, heard_s=0.5)
+    _, began = await long_speech_under_way(sender, recorder, room_name, heard_s=0.5)
 
     result = await sender.send(room_name, new_cue("say", "Skip me.", policy="skip_if_busy"))
 
     assert result.outcome is not None and result.outcome.status == "skipped"
     heard = await recorder.wait_for_end("agent", after=began, quiet_s=2.0)
-    assert abs(heard.duration_s - agent_speech_length_s(LONG)) < WHOLE_TOLERANCE_S
+    assert abs(heard.duration_s - agent_speech_length_s(LONG_SPEECH)) < WHOLE_TOLERANCE_S
     assert [u for u in recorder.utterances("agent") if u.start >= began] == [heard]
 
 
@@ -86,7 +75,7 @@ async def test_uninterruptible_speech_plays_to_its_end_over_a_barge_in(
     allow_interruptions: bool,
     plays_whole: bool,
 ) -> None:
-    _, began = await _long_speech_under_way(
+    _, began = await long_speech_under_way(
         sender, recorder, room_name, heard_s=1.0, allow_interruptions=allow_interruptions
     )
 
@@ -95,14 +84,14 @@ async def test_uninterruptible_speech_plays_to_its_end_over_a_barge_in(
     heard = await recorder.wait_for_end("agent", after=began, quiet_s=1.0)
     barge_in = _first_after(recorder.utterances("user"), began)
     assert overlap_s([heard], [barge_in]) > 0.5  # the user really talked over it
-    whole = abs(heard.duration_s - agent_speech_length_s(LONG)) < WHOLE_TOLERANCE_S
-    assert whole is plays_whole, (heard, agent_speech_length_s(LONG))
+    whole = abs(heard.duration_s - agent_speech_length_s(LONG_SPEECH)) < WHOLE_TOLERANCE_S
+    assert whole is plays_whole, (heard, agent_speech_length_s(LONG_SPEECH))
 
 
 async def test_twenty_replies_in_a_second_become_at_most_two_whole_turns(
     agent: RunningAgent, recorder: Recorder, sender: CueSender, room_name: str
 ) -> None:
-    long_id, began = await _long_speech_under_way(sender, recorder, room_name, heard_s=0.5)
+    long_id, began = await long_speech_under_way(sender, recorder, room_name, heard_s=0.5)
 
     burst_began = time.monotonic()
     results = await asyncio.gather(
