@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import NoReturn
 
 import aiohttp
 from livekit import api
+from livekit.api.twirp_client import TwirpClient
 
 from ._errors import (
     AgentNotListening,
@@ -29,6 +32,7 @@ from ._errors import (
     Unauthorized,
 )
 from ._perform_rpc import PerformRpc
+from ._tokens import RoomTokens
 
 AGENT_NAME_ATTRIBUTE = "lk.agent.name"  # set by livekit-agents on its participant
 _RPC_ERROR = re.compile(r"RpcError (\d{4})")
@@ -106,9 +110,12 @@ class LiveKitRooms:
             session=self._session,
             failover=False,
         )
-        self._rpc = PerformRpc(
-            self._session, credentials.url, credentials.api_key, credentials.api_secret
-        )
+        # SendData, ListParticipants and PerformRpc go straight to the Twirp client
+        # with a token per room reused for minutes; livekit-api signs one per request.
+        # failover only applies to LiveKit Cloud hosts; retries are the sender's job.
+        self._twirp = TwirpClient(self._session, credentials.url, "livekit", failover=False)
+        self._tokens = RoomTokens(credentials.api_key, credentials.api_secret)
+        self._rpc = PerformRpc(self._twirp, self._tokens)
 
     async def aclose(self) -> None:
         await self._api.aclose()
@@ -123,9 +130,16 @@ class LiveKitRooms:
             kind=api.DataPacket.Kind.RELIABLE,
             topic=topic,
             destination_identities=destination_identities,
+            nonce=uuid.uuid4().bytes,  # as livekit-api's send_data sets it
         )
         try:
-            await self._api.room.send_data(request)
+            await self._twirp.request(
+                "RoomService",
+                "SendData",
+                request,
+                self._tokens.header(room, time.monotonic()),
+                api.SendDataResponse,
+            )
         except Exception as exc:
             await self._raise_translated(exc, room)
 
@@ -141,8 +155,12 @@ class LiveKitRooms:
 
     async def participants(self, room: str) -> list[Participant]:
         try:
-            response = await self._api.room.list_participants(
-                api.ListParticipantsRequest(room=room)
+            response = await self._twirp.request(
+                "RoomService",
+                "ListParticipants",
+                api.ListParticipantsRequest(room=room),
+                self._tokens.header(room, time.monotonic()),
+                api.ListParticipantsResponse,
             )
         except Exception as exc:
             await self._raise_translated(exc, room)
