@@ -507,9 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=32,
+        default=64,  # livecue.sender.DEFAULT_CONCURRENCY, without importing the sender
         metavar="N",
-        help="at most N rooms in flight at once (default: 32)",
+        help="at most N rooms in flight at once (default: 64)",
     )
     broadcast.set_defaults(run=_cmd_broadcast)
 
