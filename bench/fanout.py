@@ -27,7 +27,7 @@ from livecue.sender import DEFAULT_CONCURRENCY
 
 from ._common import BenchFailure, log, median, rounded
 from ._listeners import Listeners
-from ._machine import process_cpu_s
+from ._machine import CpuWatch, process_cpu_s
 from .seed_pattern import seed_fanout
 
 NAME = "fanout"
@@ -207,7 +207,11 @@ async def compare(
 
         livecue = livecue_variant(sender, rooms)
         variants: dict[str, Variant] = {"livecue": livecue, "seed": seed, "raw": raw}
+        watch = CpuWatch().start()
         timed = await measure(variants, listeners, runs, server.pid)
+        share = watch.stop()
+        if share is not None:
+            log(share.describe())
         if profiled:
             await profile(livecue, "livecue")
             await profile(raw, "raw")
