@@ -133,7 +133,11 @@ async def measure(
     variants: dict[str, Variant], listeners: Listeners, runs: int, server_pid: int | None = None
 ) -> Timed:
     """A verified warm-up of each variant, then ``runs`` timed rounds in rotating order."""
-    timed = Timed(*({name: [] for name in variants} for _ in range(3)))
+    timed = Timed(
+        wall={name: [] for name in variants},
+        cpu={name: [] for name in variants},
+        server_cpu={name: [] for name in variants},
+    )
     names = list(variants)
     for round_ in range(runs + 1):
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
