@@ -18,7 +18,7 @@ from livekit.agents.voice.room_io import RoomOptions
 
 from harness.livekit_server import LiveKitServer
 from harness.participants import join, wait_until_reachable
-from livecue.agent import CueApplied, CueDropped, CueListener, CueReceived, attach
+from livecue.agent import CueApplied, CueDropped, CueListener, CueReceived, CueStarted, attach
 from offline_llm import OfflineLLM
 
 
@@ -28,13 +28,14 @@ class RunningAgent:
     session: AgentSession[Any]
     cues: CueListener
     llm: OfflineLLM
-    events: list[CueReceived | CueApplied | CueDropped] = field(default_factory=list)
+    events: list[CueReceived | CueStarted | CueApplied | CueDropped] = field(default_factory=list)
 
     def outcomes(self, cue_id: str) -> list[str]:
+        """Every outcome the agent announced for ``cue_id``, in order (started, applied...)."""
         return [
             e.outcome.status
             for e in self.events
-            if isinstance(e, (CueApplied, CueDropped)) and e.outcome.cue_id == cue_id
+            if isinstance(e, (CueStarted, CueApplied, CueDropped)) and e.outcome.cue_id == cue_id
         ]
 
     async def stop(self) -> None:
@@ -73,7 +74,10 @@ async def start_agent(
         ),
     )
     await wait_until_reachable(server, rtc_room, room, identity)
+    # the worker's own LiveKit key pair: cues are checked with the key derived from it
+    listener_options.setdefault("api_key", server.api_key)
+    listener_options.setdefault("api_secret", server.api_secret)
     running = RunningAgent(rtc_room, session, attach(session, rtc_room, **listener_options), model)
-    for event in ("cue_received", "cue_applied", "cue_dropped"):
+    for event in ("cue_received", "cue_started", "cue_applied", "cue_dropped"):
         running.cues.on(event, running.events.append)
     return running

@@ -83,6 +83,7 @@ def timeline(agent: RunningAgent) -> list[tuple[float, str]]:
         "speech_created",
         lambda e: e.speech_handle.add_done_callback(lambda h: note(f"speech {h.id} done")),
     )
+    agent.cues.on("cue_started", lambda e: note(f"cue {e.outcome.cue_id} {e.outcome.status}"))
     agent.cues.on("cue_applied", lambda e: note(f"cue {e.outcome.cue_id} {e.outcome.status}"))
     agent.cues.on("cue_dropped", lambda e: note(f"cue {e.outcome.cue_id} {e.outcome.status}"))
     return log
@@ -122,7 +123,7 @@ async def long_speech_under_way(
     ``heard_s`` of it has been recorded."""
     began = time.monotonic()
     result = await sender.send(room, new_cue("say", text, **cue_options))  # type: ignore[arg-type]
-    if result.outcome is None or result.outcome.status not in ("applied", "queued"):
+    if result.outcome is None or result.outcome.status not in ("started", "queued"):
         raise RuntimeError(f"the agent did not take the speech: {result.outcome}")
     await recorder.wait_for(
         "agent", lambda us: any(u.start >= began and u.duration_s >= heard_s for u in us)

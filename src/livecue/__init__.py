@@ -42,8 +42,10 @@ if typing.TYPE_CHECKING:
         RoomNotFound,
         SignatureError,
         Unauthorized,
+        UsageError,
     )
     from ._livekit import Credentials, RoomSummary
+    from ._signing import SigningKey
     from .sender import CueSender, SendResult, Transport
 
 __version__ = "0.1.0"
@@ -78,8 +80,10 @@ _EXPORTS = {
         "RoomNotFound",
         "SignatureError",
         "Unauthorized",
+        "UsageError",
     ),
     "._livekit": ("Credentials", "RoomSummary"),
+    "._signing": ("SigningKey",),
     ".sender": ("CueSender", "SendResult", "Transport"),
 }
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -124,8 +128,10 @@ __all__ = [
     "RoomSummary",
     "SendResult",
     "SignatureError",
+    "SigningKey",
     "Transport",
     "Unauthorized",
+    "UsageError",
     "__version__",
     "decode_cue",
     "encode_cue",

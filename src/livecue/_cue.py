@@ -27,8 +27,8 @@ from dataclasses import FrozenInstanceError, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar, get_args
 
-from . import _signing
 from ._errors import CueDecodeError, CueTooLarge, SignatureError
+from ._signing import SigningKey, as_key
 
 MAX_CUE_BYTES = 15 * 1024
 """LiveKit's reliable data packet and RPC payload limit, in bytes."""
@@ -43,8 +43,9 @@ _KINDS_WITH_TEXT = frozenset({"reply", "say", "context"})
 
 Policy = Literal["interrupt", "queue", "skip_if_busy"]
 OutcomeStatus = Literal[
-    "applied",
     "queued",
+    "started",
+    "applied",
     "coalesced",
     "expired",
     "duplicate",
@@ -55,16 +56,36 @@ OutcomeStatus = Literal[
 FINAL_STATUSES: frozenset[str] = frozenset(
     {"applied", "coalesced", "expired", "duplicate", "skipped", "interrupted", "rejected"}
 )
+"""Outcomes after which the agent does nothing more with a cue. ``queued`` (waiting at the
+agent) and ``started`` (its speech is under way) are followed by one of these."""
+
+CLOCK_SKEW_S = 30.0
+"""How far in the future a cue's ``created_at`` may lie (the sender's clock running ahead)."""
+
+MAX_SAID_CHARS = 2000
+"""A receipt carries at most this much of what the agent said."""
 
 _POLICIES: frozenset[str] = frozenset(get_args(Policy))
 _STATUSES: frozenset[str] = frozenset(get_args(OutcomeStatus))
-_ID_RE = re.compile(r"[A-Za-z0-9._:\-]+")
+# The rules of names, written once: the HTTP schemas reuse these constants.
+ID_PATTERN = r"[A-Za-z0-9._:\-]+"
+KIND_PATTERN = r"[a-z][a-z0-9_.\-]*"
+MAX_ID = 64
+MAX_KIND = 64
+MAX_COALESCE_KEY = 128
+MAX_ROOM_BYTES = 256
+"""livekit-server's limit on a room name (``limit.max_room_name_length``), in UTF-8 bytes."""
+MAX_AGENT_NAME = 128
+MAX_DATA_DEPTH = 32
+"""How deeply a cue's ``data`` may nest."""
+
+_ID_RE = re.compile(ID_PATTERN)
 _ID_RULE = "may only contain letters A-Z a-z, digits and . _ : -"
-_KIND_RE = re.compile(r"[a-z][a-z0-9_.\-]*")
+_KIND_RE = re.compile(KIND_PATTERN)
 _KIND_RULE = "must be a lowercase letter followed by lowercase letters, digits, '_', '.' or '-'"
-_MAX_ID = 64
-_MAX_KIND = 64
-_MAX_COALESCE_KEY = 128
+_MAX_ID = MAX_ID
+_MAX_KIND = MAX_KIND
+_MAX_COALESCE_KEY = MAX_COALESCE_KEY
 # RFC 3339 date-time: "T" or a space (either case), optional fraction, "Z" or ±hh:mm.
 # The offset is optional here only so that a missing one gets its own message.
 _RFC3339_RE = re.compile(
@@ -151,6 +172,8 @@ def _check_data(value: object) -> dict[str, Any] | None:
     if not all(isinstance(key, str) for key in value):
         raise _invalid("data", "the object's keys must be strings")
     data = dict(value)
+    if _depth(data) > MAX_DATA_DEPTH:
+        raise _invalid("data", f"must not nest more than {MAX_DATA_DEPTH} levels deep")
     # What is accepted must be sendable, and signable: no NaN/Infinity, lone surrogates,
     # non-JSON values or keys that cannot be sorted.
     try:
@@ -158,6 +181,51 @@ def _check_data(value: object) -> dict[str, Any] | None:
     except (TypeError, ValueError, RecursionError):
         raise _invalid("data", "cannot be encoded as UTF-8 JSON") from None
     return data
+
+
+def _depth(value: object, limit: int = MAX_DATA_DEPTH + 1) -> int:
+    """Nesting depth of a JSON value, counted no further than ``limit`` (no recursion)."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth >= limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_room(name: object) -> str:
+    """A room name by livekit-server's rules (non-empty, at most 256 UTF-8 bytes), and
+    without control characters; raises :class:`CueDecodeError` naming the problem."""
+    if not isinstance(name, str):
+        raise CueDecodeError(f"room: must be a string, not {_type_name(name)}")
+    if not name:
+        raise CueDecodeError("room: must not be empty")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise CueDecodeError("room: is not valid UTF-8 (a lone surrogate)") from None
+    if size > MAX_ROOM_BYTES:
+        raise CueDecodeError(f"room: must be at most {MAX_ROOM_BYTES} bytes in UTF-8, not {size}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise CueDecodeError("room: must not contain control characters")
+    return name
+
+
+def check_agent_name(name: object) -> str:
+    """An agent name (LiveKit's ``lk.agent.name``): non-empty UTF-8, at most 128 characters."""
+    if not isinstance(name, str):
+        raise CueDecodeError(f"agent_name: must be a string, not {_type_name(name)}")
+    if not name or len(name) > MAX_AGENT_NAME:
+        raise CueDecodeError(f"agent_name: must be 1 to {MAX_AGENT_NAME} characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CueDecodeError("agent_name: is not valid UTF-8 (a lone surrogate)") from None
+    return name
 
 
 def _parse_time(field: str, text: str) -> datetime:
@@ -331,15 +399,46 @@ def _canonical(payload: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def encode_cue(cue: Cue, *, secret: str | bytes | None = None) -> bytes:
+Secret = str | bytes | SigningKey
+
+
+def sign_object(payload: dict[str, Any], secret: Secret) -> dict[str, Any]:
+    """``payload`` with ``kid`` and ``sig`` added: a signed JSON object (cues, status calls)."""
+    key = as_key(secret)
+    signed = {k: v for k, v in payload.items() if k != "sig"}
+    signed["kid"] = key.key_id
+    signed["sig"] = key.sign(_canonical(signed))
+    return signed
+
+
+def verify_object(payload: dict[str, Any], secret: Secret) -> None:
+    """Check (and remove) ``payload``'s ``sig``; raises :class:`SignatureError`."""
+    signature = payload.pop("sig", None)
+    try:
+        message = _canonical(payload)
+    # NaN/Infinity, lone surrogates or too deep nesting cannot be canonicalised: no match
+    except (ValueError, TypeError, RecursionError):
+        raise SignatureError("the cue's signature does not match") from None
+    as_key(secret).verify(message, payload.get("kid"), signature)
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def encode_cue(cue: Cue, *, secret: Secret | None = None, room: str | None = None) -> bytes:
     """The cue's wire bytes, signed when ``secret`` is given.
 
+    ``room`` binds the cue to one room: an agent elsewhere refuses it, so a signed
+    cue copied out of one room cannot be replayed into another.
     Raises :class:`CueTooLarge` over :data:`MAX_CUE_BYTES`, before anything is sent.
     """
     payload = cue.to_dict()
+    if room is not None:
+        payload["room"] = room
     if secret is not None:
-        payload["sig"] = _signing.sign(_canonical(payload), secret)
-    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        payload = sign_object(payload, secret)
+    raw = _dumps(payload)
     if len(raw) > MAX_CUE_BYTES:
         raise CueTooLarge(len(raw), MAX_CUE_BYTES)
     return raw
@@ -377,84 +476,160 @@ def _legacy_cue(payload: dict[str, Any], raw: bytes, now: datetime) -> Cue:
     )
 
 
-def decode_cue(
-    raw: bytes | str,
-    *,
-    secret: str | bytes | None = None,
-    now: datetime | None = None,
-) -> Cue:
-    """Decode and validate wire bytes; the only error raised is :class:`CueDecodeError`.
-
-    With ``secret`` set a valid signature is mandatory (:class:`SignatureError`).
-    """
-    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+def _load_object(data: bytes, what: str) -> dict[str, Any]:
     if len(data) > MAX_CUE_BYTES:
-        raise CueDecodeError(f"payload is {len(data)} bytes, over the {MAX_CUE_BYTES}-byte limit")
+        raise CueDecodeError(f"{what} is {len(data)} bytes, over the {MAX_CUE_BYTES}-byte limit")
     try:
         payload = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise CueDecodeError("payload is not UTF-8 JSON") from None
+        raise CueDecodeError(f"{what} is not UTF-8 JSON") from None
     if not isinstance(payload, dict):
-        raise CueDecodeError("payload is not a JSON object")
+        raise CueDecodeError(f"{what} is not a JSON object")
+    return payload
+
+
+def is_legacy(raw: bytes | str) -> bool:
+    """Whether ``raw`` is the seed's ``{"action": "trigger_reply", ...}`` payload."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    try:
+        payload = _load_object(data, "payload")
+    except CueDecodeError:
+        return False
+    return "v" not in payload and payload.get("action") == "trigger_reply"
+
+
+def decode_cue(
+    raw: bytes | str,
+    *,
+    secret: Secret | None = None,
+    now: datetime | None = None,
+    room: str | None = None,
+    legacy: bool = True,
+) -> Cue:
+    """Decode and validate wire bytes; the only error raised is :class:`CueDecodeError`.
+
+    - ``secret``: a valid signature made with it is mandatory (:class:`SignatureError`).
+    - ``room``: the receiving room; a cue bound to another room is refused.
+    - ``legacy``: accept the seed's unsigned payload (never together with ``secret``).
+    """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    payload = _load_object(data, "payload")
 
     if "v" not in payload and payload.get("action") == "trigger_reply":
         if secret is not None:
             raise SignatureError("legacy triggers cannot be signed and a signature is required")
+        if not legacy:
+            raise CueDecodeError("legacy triggers are not accepted here")
         return _legacy_cue(payload, data, _utc(now) if now is not None else utcnow())
 
     version = payload.get("v")
     if type(version) is not int or version != 1:
         raise _unsupported_version(version)
     if secret is not None:
-        signature = payload.pop("sig", None)
-        try:
-            _signing.verify(_canonical(payload), signature, secret)
-        # NaN/Infinity, lone surrogates or too deep nesting cannot be canonicalised: no match
-        except (ValueError, RecursionError):
-            raise SignatureError("the cue's signature does not match") from None
+        verify_object(payload, secret)
+    bound = payload.get("room")
+    if bound is not None and not isinstance(bound, str):
+        raise _invalid("room", f"must be a string, not {_type_name(bound)}")
+    if bound is not None and room is not None and bound != room:
+        raise CueDecodeError(f"the cue is for room {bound!r}, not this room ({room!r})")
     return _from_wire(payload)
+
+
+def check_clock(cue: Cue, now: datetime, *, tolerance_s: float = CLOCK_SKEW_S) -> None:
+    """Refuse a cue made in the future: the sender's clock is ahead by more than ``tolerance_s``.
+
+    Such a cue would also live longer than its sender meant.
+    """
+    ahead = (cue.created_at - _utc(now)).total_seconds()
+    if ahead > tolerance_s:
+        raise CueDecodeError(
+            f"created_at is {ahead:.0f} s in the future (the clock-skew tolerance is "
+            f"{tolerance_s:.0f} s): check the sender's clock"
+        )
 
 
 # --------------------------------------------------------------------------- outcomes
 
 
-def _outcome_problem(cue_id: object, status: object, reason: object) -> str | None:
+def _outcome_problem(payload: dict[str, Any]) -> str | None:
+    cue_id, status = payload.get("cue_id"), payload.get("status")
     if not isinstance(cue_id, str):
         return f"cue_id: must be a string, not {_type_name(cue_id)}"
     if not isinstance(status, str) or status not in _STATUSES:
         return "status: must be one of " + ", ".join(repr(s) for s in get_args(OutcomeStatus))
-    if reason is not None and not isinstance(reason, str):
-        return f"reason: must be a string or null, not {_type_name(reason)}"
+    for name in ("reason", "said", "merged_into"):
+        value = payload.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{name}: must be a string or null, not {_type_name(value)}"
     return None
 
 
 @_frozen
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
-    """What the agent did with a cue: the RPC answer and the payload of events."""
+    """What the agent did with a cue: the RPC answer, the receipt and the payload of events.
+
+    ``queued`` and ``started`` are not final: the cue's record follows it to one of
+    :data:`FINAL_STATUSES`. For ``reply`` and ``say`` cues the final receipt says what the
+    agent said (as far as it got, when cut off) and when that speech started and ended.
+    """
 
     cue_id: str
     status: OutcomeStatus
     reason: str | None = None
+    said: str | None = None
+    """The words of the speech this cue caused (its turn's, when coalesced)."""
+    speech_started_at: datetime | None = None
+    speech_ended_at: datetime | None = None
+    merged_into: str | None = None
+    """For ``coalesced`` (and a merged cue's ``started``): the cue whose turn carried it."""
 
     def __post_init__(self) -> None:
-        problem = _outcome_problem(self.cue_id, self.status, self.reason)
+        problem = _outcome_problem(
+            {
+                "cue_id": self.cue_id,
+                "status": self.status,
+                "reason": self.reason,
+                "said": self.said,
+                "merged_into": self.merged_into,
+            }
+        )
         if problem is not None:
             raise CueDecodeError(f"invalid outcome ({problem})")
+        set_field = object.__setattr__
+        if self.said is not None and len(self.said) > MAX_SAID_CHARS:
+            set_field(self, "said", self.said[: MAX_SAID_CHARS - 1] + "…")
+        for name in ("speech_started_at", "speech_ended_at"):
+            value = getattr(self, name)
+            if value is not None:
+                set_field(self, name, _check_time(name, value))
 
     @property
     def final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    def replace(self, **changes: Any) -> Outcome:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, without the fields that are not set."""
+        out: dict[str, Any] = {"cue_id": self.cue_id, "status": self.status}
+        for name in ("reason", "said", "merged_into"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        for name in ("speech_started_at", "speech_ended_at"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = format_time(value)
+        return out
+
     def encode(self) -> str:
-        """Compact JSON, without a null ``reason``.
+        """Compact JSON, without the fields that are not set.
 
         Raises ``ValueError`` if a field holds a lone surrogate (not encodable as UTF-8).
         """
-        out = {"cue_id": self.cue_id, "status": self.status}
-        if self.reason is not None:
-            out["reason"] = self.reason
-        text = json.dumps(out, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -462,15 +637,11 @@ class Outcome:
         return text
 
     @classmethod
-    def decode(cls, raw: str) -> Outcome:
-        """Read an outcome; invalid input raises :class:`CueDecodeError`.
+    def from_dict(cls, payload: object) -> Outcome:
+        """Read a decoded outcome object; invalid input raises :class:`CueDecodeError`.
 
         Fields this version does not know are ignored.
         """
-        try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise CueDecodeError("invalid outcome from the agent (not JSON)") from None
         if not isinstance(payload, dict):
             raise CueDecodeError("invalid outcome from the agent (not a JSON object)")
         for name in ("cue_id", "status"):
@@ -478,8 +649,24 @@ class Outcome:
                 raise CueDecodeError(
                     f"invalid outcome from the agent ({name}: the field is required)"
                 )
-        cue_id, status, reason = payload["cue_id"], payload["status"], payload.get("reason")
-        problem = _outcome_problem(cue_id, status, reason)
+        problem = _outcome_problem(payload)
         if problem is not None:
             raise CueDecodeError(f"invalid outcome from the agent ({problem})")
-        return cls(cue_id=cue_id, status=status, reason=reason)
+        fields = ("cue_id", "status", "reason", "said", "merged_into")
+        times = ("speech_started_at", "speech_ended_at")
+        try:
+            return cls(
+                **{k: payload[k] for k in fields if k in payload},
+                **{k: payload[k] for k in times if payload.get(k) is not None},
+            )
+        except CueDecodeError as exc:
+            raise CueDecodeError(f"invalid outcome from the agent: {exc.reason}") from None
+
+    @classmethod
+    def decode(cls, raw: str | bytes) -> Outcome:
+        """Read an outcome's JSON; invalid input raises :class:`CueDecodeError`."""
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise CueDecodeError("invalid outcome from the agent (not JSON)") from None
+        return cls.from_dict(payload)

@@ -4,6 +4,7 @@
 
     LivecueError
     ├── ConfigError                 missing or unusable settings (credentials, URL)
+    ├── UsageError                  an option the call cannot honour (also a ValueError)
     ├── CueError                    the cue itself is wrong; retrying cannot help
     │   ├── CueDecodeError          bytes that are not a valid cue (``reason`` says why)
     │   │   └── SignatureError      HMAC required and missing or wrong
@@ -32,6 +33,10 @@ class LivecueError(Exception):
 
 class ConfigError(LivecueError):
     """Settings are missing or unusable (for example no LIVEKIT_URL)."""
+
+
+class UsageError(LivecueError, ValueError):
+    """An option the call cannot honour, such as a data-only option on the rpc transport."""
 
 
 class CueError(LivecueError):

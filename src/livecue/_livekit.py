@@ -38,6 +38,19 @@ AGENT_NAME_ATTRIBUTE = "lk.agent.name"  # set by livekit-agents on its participa
 _RPC_ERROR = re.compile(r"RpcError (\d{4})")
 
 
+def environment(
+    env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"
+) -> dict[str, str | None]:
+    """The variables livecue reads: a ``.env`` file's, overridden by the environment's."""
+    values: dict[str, str | None] = {}
+    if dotenv is not None and Path(dotenv).is_file():
+        from dotenv import dotenv_values  # only when there is a file to read
+
+        values.update(dotenv_values(dotenv))
+    values.update(os.environ if env is None else env)
+    return values
+
+
 @dataclass(frozen=True)
 class Credentials:
     url: str
@@ -52,12 +65,7 @@ class Credentials:
         cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"
     ) -> Credentials:
         """LiveKit's own variable names; the environment wins over a ``.env`` file."""
-        values: dict[str, str | None] = {}
-        if dotenv is not None and Path(dotenv).is_file():
-            from dotenv import dotenv_values  # only when there is a file to read
-
-            values.update(dotenv_values(dotenv))
-        values.update(os.environ if env is None else env)
+        values = environment(env, dotenv)
         missing = [
             name
             for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
@@ -173,19 +181,26 @@ class LiveKitRooms:
             for p in response.participants
         ]
 
-    async def find_agent(self, room: str, agent_name: str | None = None) -> str:
-        """Identity of the agent in ``room`` (the first, by identity, if several)."""
+    async def find_agents(self, room: str, agent_name: str | None = None) -> list[str]:
+        """Identities of the agents in ``room`` (named ``agent_name``, if given), sorted.
+
+        Raises :class:`NoAgentInRoom` or :class:`RoomNotFound` rather than return none.
+        """
         agents = sorted(
             p.identity
             for p in await self.participants(room)
             if p.is_agent and (agent_name is None or p.agent_name == agent_name)
         )
         if agents:
-            return agents[0]
+            return agents
         # ListParticipants answers an empty list for a room that does not exist.
         if not await self.room_exists(room):
             raise RoomNotFound(room)
         raise NoAgentInRoom(room, agent_name)
+
+    async def is_present(self, room: str, identity: str) -> bool:
+        """Whether ``identity`` is in ``room`` now (False for a room that is gone)."""
+        return any(p.identity == identity for p in await self.participants(room))
 
     async def room_names(self, names: list[str] | None = None) -> list[str]:
         try:

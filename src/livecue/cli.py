@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from livecue import Credentials, Cue, CueSender, LivecueError, SendResult
+    from livecue import Credentials, Cue, CueSender, LivecueError, Outcome, SendResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -114,6 +114,13 @@ def _error_json(error: LivecueError) -> dict[str, Any]:
     return {"type": type(error).__name__, "message": str(error), "retryable": error.retryable}
 
 
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """Every field, null when not set: a stable shape for scripts."""
+    fields = outcome.to_dict()
+    names = ("status", "reason", "said", "speech_started_at", "speech_ended_at", "merged_into")
+    return {name: fields.get(name) for name in names}
+
+
 def _result_json(result: SendResult) -> dict[str, Any]:
     o = result.outcome
     return {
@@ -121,7 +128,8 @@ def _result_json(result: SendResult) -> dict[str, Any]:
         "cue_id": result.cue_id,
         "transport": result.transport,
         "attempts": result.attempts,
-        "outcome": None if o is None else {"status": o.status, "reason": o.reason},
+        "identity": result.identity,
+        "outcome": None if o is None else _outcome_json(o),
         "error": None if result.error is None else _error_json(result.error),
     }
 
@@ -160,10 +168,33 @@ def _credentials(args: argparse.Namespace) -> Credentials:
     return Credentials.from_env(dotenv=args.env_file)
 
 
+def _sender(args: argparse.Namespace, credentials: Credentials, **options: Any) -> CueSender:
+    """A sender signing with LIVECUE_SECRET if set (environment or .env), else with the key
+    derived from the LiveKit API secret."""
+    from livecue import CueSender
+    from livecue._livekit import environment
+
+    secret = environment(dotenv=args.env_file).get("LIVECUE_SECRET") or None
+    return CueSender(credentials, secret=secret, **options)
+
+
+def _check_transport_options(args: argparse.Namespace) -> None:
+    """An option the chosen transport cannot honour is a usage error, never ignored."""
+    if args.transport == "rpc" and args.topic is not None:
+        raise UsageError("--topic applies to --transport data only (rpc calls a method)")
+    if args.transport == "data" and args.timeout is not None:
+        raise UsageError(
+            "--timeout applies to --transport rpc only (data is not answered; use --wait)"
+        )
+    args.topic = args.topic or "livecue"
+    args.timeout = args.timeout or 5.0
+
+
 # --------------------------------------------------------------------------- send
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
+    _check_transport_options(args)
     cue = _build_cue(args)
     credentials = _credentials(args)
     import asyncio
@@ -172,9 +203,10 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) -> int:
-    from livecue import CueSender, DeliveryError
+    from livecue import DeliveryError
 
-    sender = CueSender(
+    sender = _sender(
+        args,
         credentials,
         transport=args.transport,
         topic=args.topic,
@@ -182,7 +214,7 @@ async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) ->
         rpc_timeout_s=args.timeout,
     )
     try:
-        result = await sender.send(args.room, cue, to=args.to)
+        result = await sender.send(args.room, cue, to=args.to, wait=args.wait)
     except DeliveryError as exc:
         if args.json:
             _print_json(
@@ -204,17 +236,20 @@ async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) ->
         return EXIT_OK
     check, _, ellipsis = _symbols()
     if result.outcome is None:
-        target = f" to {args.to}" if args.to else ""
+        target = f" to {result.identity}" if result.identity else ""
         print(
             f"{check} {result.room}: sent{target} on topic {args.topic} "
-            "(no receipt on the data transport)"
+            "(no receipt on the data transport without --wait)"
         )
-    else:
-        reason = f": {result.outcome.reason}" if result.outcome.reason else ""
-        print(
-            f"{check} {result.room}: {result.outcome.status}{reason} "
-            f"(cue {_short_id(result.cue_id, ellipsis)})"
-        )
+        return EXIT_OK
+    outcome = result.outcome
+    reason = f": {outcome.reason}" if outcome.reason else ""
+    short = _short_id(result.cue_id, ellipsis)
+    print(f"{check} {result.room}: {outcome.status}{reason} (cue {short})")
+    if outcome.said:
+        print(f"  the agent said: {outcome.said}")
+    if args.wait and not outcome.final:
+        print(f"  not final after {args.wait:g} s: the agent is still on it", file=sys.stderr)
     return EXIT_OK
 
 
@@ -222,6 +257,7 @@ async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) ->
 
 
 def _cmd_broadcast(args: argparse.Namespace) -> int:
+    _check_transport_options(args)
     cue = _build_cue(args)
     credentials = _credentials(args)
     import asyncio
@@ -230,9 +266,8 @@ def _cmd_broadcast(args: argparse.Namespace) -> int:
 
 
 async def _broadcast(args: argparse.Namespace, cue: Cue, credentials: Credentials) -> int:
-    from livecue import CueSender
-
-    sender = CueSender(
+    sender = _sender(
+        args,
         credentials,
         transport=args.transport,
         topic=args.topic,
@@ -336,9 +371,7 @@ def _cmd_rooms(args: argparse.Namespace) -> int:
 
 
 async def _rooms(args: argparse.Namespace, credentials: Credentials) -> int:
-    from livecue import CueSender
-
-    async with CueSender(credentials) as sender:
+    async with _sender(args, credentials) as sender:
         rooms = sorted(await sender.rooms(), key=lambda r: r.name)
     if args.json:
         _print_json(
@@ -438,19 +471,18 @@ def _cue_options() -> argparse.ArgumentParser:
     delivery.add_argument(
         "--agent-name",
         metavar="NAME",
-        help="rpc: send to the agent with this agent name (default: any agent in the room)",
+        help="send to the agent with this agent name only, on either transport "
+        "(default: rpc to the room's agent, data to everyone in the room)",
     )
     delivery.add_argument(
         "--topic",
-        default="livecue",
-        help="data: the data packet topic (default: livecue)",
+        help="data only: the data packet topic (default: livecue)",
     )
     delivery.add_argument(
         "--timeout",
         type=_positive_float,
-        default=5.0,
         metavar="SECONDS",
-        help="rpc: how long the agent may take to answer, per attempt (default: 5)",
+        help="rpc only: how long the agent may take to answer, per attempt (default: 5)",
     )
     return parent
 
@@ -485,6 +517,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--to",
         metavar="IDENTITY",
         help="deliver to this participant identity only (rpc: skips finding the agent)",
+    )
+    send.add_argument(
+        "--wait",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="wait up to SECONDS for the final outcome (the agent acted, and what it said), "
+        "asking the agent; works on both transports",
     )
     send.set_defaults(run=_cmd_send)
 

@@ -5,6 +5,9 @@
     async with CueSender.from_env() as sender:
         result = await sender.send("room-123", new_cue("reply", "A donation of $100 arrived"))
         print(result.outcome)  # what the agent did (rpc transport)
+
+Every cue is signed, by default with the key both ends derive from the LiveKit API
+secret (see ``livecue._signing``), and bound to the room it is sent to.
 """
 
 from __future__ import annotations
@@ -12,20 +15,34 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
-from ._backoff import backoff_delay
-from ._cue import DEFAULT_TOPIC, RPC_METHOD, Cue, Outcome, encode_cue
-from ._errors import CueRefused, LivecueError, NoAgentInRoom, RoomNotFound
+from . import _status
+from ._backoff import RetryPolicy
+from ._cue import DEFAULT_TOPIC, RPC_METHOD, Cue, Outcome, Secret, encode_cue
+from ._errors import (
+    CueRefused,
+    DeliveryError,
+    DeliveryTimeout,
+    LivecueError,
+    NoAgentInRoom,
+    RoomNotFound,
+    UsageError,
+)
 from ._livekit import Credentials, LiveKitRooms, RoomSummary
+from ._signing import SigningKey, as_key, key_from_env
 
 Transport = Literal["data", "rpc"]
 
 AGENT_CACHE_S = 10.0
 """How long a room's agent identity is reused before ListParticipants is asked again."""
+
+STATUS_WAIT_S = 2.0
+"""How long one status call may wait at the agent for a change. Kept under the 3 s after
+which livekit-server's internal RPC gives up on a request and sends it again."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +54,11 @@ class SendResult:
     transport: Transport
     attempts: int
     outcome: Outcome | None = None
-    """The agent's answer (rpc transport only; data gives no receipt)."""
+    """The agent's answer (rpc, or data with ``wait``); data alone gives no receipt."""
     error: LivecueError | None = None
     """Set only in :meth:`CueSender.broadcast` results, which never raise per room."""
+    identity: str | None = None
+    """The agent the cue went to (rpc; data sent to one participant)."""
 
     @property
     def ok(self) -> bool:
@@ -62,6 +81,9 @@ class CueSender:
     Retryable failures (LiveKit unreachable, timeouts) are retried with
     exponential backoff and full jitter; the cue id stays the same, so the
     agent's dedup makes a retry that did arrive the first time harmless.
+
+    ``secret`` replaces the signing key derived from ``credentials`` (give the agent
+    the same one); ``agent_name`` picks the agent to deliver to on both transports.
     """
 
     def __init__(
@@ -71,7 +93,7 @@ class CueSender:
         transport: Transport = "rpc",
         topic: str = DEFAULT_TOPIC,
         agent_name: str | None = None,
-        secret: str | bytes | None = None,
+        secret: Secret | None = None,
         rpc_timeout_s: float = 5.0,
         max_attempts: int = 4,
         backoff_base_s: float = 0.25,
@@ -79,26 +101,39 @@ class CueSender:
         concurrency: int = DEFAULT_CONCURRENCY,
         rng: random.Random | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.transport: Transport = transport
         self.topic = topic
         self.agent_name = agent_name
         self.concurrency = concurrency
-        self._secret = secret
+        self._key: SigningKey = (
+            as_key(secret)
+            if secret is not None
+            else SigningKey.from_livekit(credentials.api_key, credentials.api_secret)
+        )
         self._rpc_timeout_s = rpc_timeout_s
-        self._max_attempts = max_attempts
-        self._backoff = (backoff_base_s, backoff_cap_s)
+        self._retry = RetryPolicy(
+            max_attempts=max_attempts, base_s=backoff_base_s, cap_s=backoff_cap_s
+        )
         self._rng = rng or random.Random()
         self._rooms = LiveKitRooms(credentials, max_connections=max(concurrency, 8))
         self._agents: dict[tuple[str, str | None], tuple[str, float]] = {}
 
     @classmethod
     def from_env(cls, **options: object) -> CueSender:
-        """Credentials from LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET (or ``.env``)."""
-        return cls(Credentials.from_env(), **options)  # type: ignore[arg-type]
+        """Credentials from LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET (or ``.env``);
+        ``LIVECUE_SECRET``, if set, signs instead of the key derived from the API secret."""
+        credentials = Credentials.from_env()
+        if "secret" not in options:
+            options["secret"] = key_from_env(
+                api_key=credentials.api_key, api_secret=credentials.api_secret
+            )
+        return cls(credentials, **options)  # type: ignore[arg-type]
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self._key
 
     async def __aenter__(self) -> CueSender:
         return self
@@ -122,43 +157,75 @@ class CueSender:
         transport: Transport | None = None,
         to: str | None = None,
         topic: str | None = None,
+        wait: float | None = None,
     ) -> SendResult:
         """Deliver ``cue`` to the agent in ``room``; raise a :class:`DeliveryError` if it fails.
 
-        ``to`` names the receiving participant (default: the room's agent for rpc,
-        everyone for data). Too large a cue fails before any network call.
+        ``to`` names the receiving participant (default: the room's agent for rpc — the one
+        named ``agent_name`` if set — and for data that agent if ``agent_name`` is set, else
+        everyone). ``wait``: up to this many seconds more for the cue's final outcome (the
+        agent acted, and what it said), asked of the agent with ``livecue.status``.
+        Too large a cue fails before any network call.
         """
-        payload = encode_cue(cue, secret=self._secret)
-        result = await self._deliver(room, cue.id, payload, transport or self.transport, to, topic)
+        chosen = transport or self.transport
+        if topic is not None and chosen != "data":
+            raise UsageError("topic applies to the data transport only")
+        payload = encode_cue(cue, secret=self._key, room=room)
+        result = await self._deliver(room, cue.id, payload, chosen, to, topic)
+        if result.error is None and wait is not None and wait > 0:
+            result = await self._wait_final(result, wait)
         if result.error is not None:
             raise result.error
         return result
 
-    async def send_payload(
+    async def deliver(
         self,
         room: str,
-        cue_id: str,
-        payload: bytes,
+        cue: Cue,
         *,
         transport: Transport | None = None,
         agent_name: str | None = None,
         max_attempts: int | None = None,
     ) -> SendResult:
-        """Deliver cue bytes encoded earlier (by a store that keeps the envelope).
+        """Sign and deliver ``cue`` to the room's agent (on data too: to that agent only).
 
-        Unlike :meth:`send` it never raises for a failed delivery: the result's
-        ``error`` says what went wrong. ``max_attempts=1`` leaves retries to the caller.
+        Unlike :meth:`send` it never raises for a failed delivery: the result's ``error``
+        says what went wrong. ``max_attempts=1`` leaves retries to the caller (the gateway
+        keeps its retries in its store).
         """
+        chosen = transport or self.transport
+        payload = encode_cue(cue, secret=self._key, room=room)
+        name = agent_name or self.agent_name
+        if chosen == "data":
+            try:
+                identity = await self._agent_identity(room, name)
+            except LivecueError as exc:
+                return SendResult(room, cue.id, chosen, attempts=1, error=exc)
+        else:
+            identity = None
         return await self._deliver(
-            room,
-            cue_id,
-            payload,
-            transport or self.transport,
-            None,
-            None,
-            agent_name=agent_name,
-            max_attempts=max_attempts,
+            room, cue.id, payload, chosen, identity, None, name, max_attempts
         )
+
+    async def status(
+        self, room: str, identity: str, known: Mapping[str, str], *, wait_s: float = 0.0
+    ) -> _status.StatusAnswer:
+        """Ask the agent ``identity`` what became of the cues in ``known`` (id → the status
+        already known, ``""`` for none). With ``wait_s`` the agent answers as soon as one
+        of them changes, or after ``wait_s`` with what it has."""
+        wait_ms = int(max(0.0, min(wait_s, STATUS_WAIT_S)) * 1000)
+        request = _status.StatusRequest(known=known, wait_ms=wait_ms)
+        answer = await self._rooms.perform_rpc(
+            room,
+            identity,
+            _status.encode_request(request, secret=self._key, room=room),
+            method=_status.STATUS_METHOD,
+            timeout_s=wait_ms / 1000 + 0.8,
+        )
+        return _status.decode_answer(answer)
+
+    async def is_present(self, room: str, identity: str) -> bool:
+        return await self._rooms.is_present(room, identity)
 
     async def broadcast(
         self,
@@ -175,13 +242,14 @@ class CueSender:
         each result carries its own ``error``. ``on_result`` is called as each
         room finishes (for progress display).
         """
-        payload = encode_cue(cue, secret=self._secret)
+        encode_cue(cue, secret=self._key)  # too large: before anything is sent
         targets = await self.resolve_rooms(rooms=rooms, room_prefix=room_prefix)
         chosen = transport or self.transport
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(room: str) -> SendResult:
             async with gate:
+                payload = encode_cue(cue, secret=self._key, room=room)  # bound to its room
                 result = await self._deliver(room, cue.id, payload, chosen, None, None)
             if on_result is not None:
                 on_result(result)
@@ -193,7 +261,7 @@ class CueSender:
         self, *, rooms: Sequence[str] | None = None, room_prefix: str | None = None
     ) -> list[str]:
         if rooms is not None and room_prefix is not None:
-            raise ValueError("give rooms or room_prefix, not both")
+            raise UsageError("give rooms or room_prefix, not both")
         if rooms is not None:
             return list(dict.fromkeys(rooms))
         live = await self._rooms.room_names()
@@ -201,7 +269,7 @@ class CueSender:
 
     async def room_has_agent(self, room: str, agent_name: str | None = None) -> bool:
         try:
-            await self._rooms.find_agent(room, agent_name or self.agent_name)
+            await self._rooms.find_agents(room, agent_name or self.agent_name)
         except (NoAgentInRoom, RoomNotFound):
             return False
         return True
@@ -223,49 +291,92 @@ class CueSender:
     ) -> SendResult:
         """Deliver with retries. A failure is the result's ``error``, never raised, so the
         result still tells how many attempts were made."""
+        attempts = max_attempts or self._retry.max_attempts
         attempt = 0
         while True:
             attempt += 1
+            identity = to
             try:
-                outcome = await self._attempt(room, payload, transport, to, topic, agent_name)
+                if transport == "data":
+                    identity = to or await self._data_target(room)
+                    await self._rooms.send_data(
+                        room,
+                        payload,
+                        topic=topic or self.topic,
+                        destination_identities=[identity] if identity else [],
+                    )
+                    return SendResult(room, cue_id, transport, attempt, identity=identity)
+                name = agent_name or self.agent_name
+                identity = to or await self._agent_identity(room, name)
+                outcome = await self._call_agent(room, identity, payload, name)
             except LivecueError as exc:
-                if not exc.retryable or attempt >= (max_attempts or self._max_attempts):
-                    return SendResult(room, cue_id, transport, attempts=attempt, error=exc)
-                base, cap = self._backoff
-                delay = backoff_delay(
-                    attempt - 1, jitter=self._rng.random(), base_s=base, cap_s=cap
-                )
-                await asyncio.sleep(delay)
+                if not exc.retryable or attempt >= attempts:
+                    return SendResult(
+                        room, cue_id, transport, attempt, error=exc, identity=identity
+                    )
+                await asyncio.sleep(self._retry.delay(attempt - 1, self._rng.random()))
                 continue
             error: CueRefused | None = None
-            if outcome is not None and outcome.status == "rejected":
+            if outcome.status == "rejected":
                 error = CueRefused(outcome.reason or "no reason given", room=room)
-            return SendResult(room, cue_id, transport, attempt, outcome=outcome, error=error)
+            return SendResult(room, cue_id, transport, attempt, outcome, error, identity)
 
-    async def _attempt(
-        self,
-        room: str,
-        payload: bytes,
-        transport: Transport,
-        to: str | None,
-        topic: str | None,
-        agent_name: str | None = None,
-    ) -> Outcome | None:
-        if transport == "data":
-            await self._rooms.send_data(
-                room, payload, topic=topic or self.topic, destination_identities=[to] if to else []
-            )
+    async def _data_target(self, room: str) -> str | None:
+        """With an ``agent_name``, data goes to that agent only; else to everyone."""
+        if self.agent_name is None:
             return None
-        name = agent_name or self.agent_name
-        identity = to or await self._agent_identity(room, name)
+        return await self._agent_identity(room, self.agent_name)
+
+    async def _call_agent(
+        self, room: str, identity: str, payload: bytes, agent_name: str | None
+    ) -> Outcome:
         try:
             answer = await self._rooms.perform_rpc(
                 room, identity, payload.decode(), method=RPC_METHOD, timeout_s=self._rpc_timeout_s
             )
         except LivecueError:
-            self._agents.pop((room, name), None)  # it may have left: look again next time
+            self._agents.pop((room, agent_name), None)  # it may have left: look again next time
             raise
         return Outcome.decode(answer)
+
+    async def _wait_final(self, result: SendResult, wait_s: float) -> SendResult:
+        """Ask the agent until the cue's outcome is final or ``wait_s`` is up."""
+        identity = result.identity or await self._agent_identity(result.room, self.agent_name)
+        outcome = result.outcome
+        deadline = time.monotonic() + wait_s
+        while outcome is None or not outcome.final:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            known = {result.cue_id: outcome.status if outcome else ""}
+            try:
+                answer = await self.status(result.room, identity, known, wait_s=remaining)
+            except DeliveryError as exc:
+                if not exc.retryable:
+                    raise
+                await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+                continue
+            for found in answer.outcomes:
+                if found.cue_id == result.cue_id:
+                    outcome = found
+            if result.cue_id in answer.unknown and result.transport == "data":
+                continue  # the packet may still be on its way
+        if outcome is None:
+            raise DeliveryTimeout(
+                f"the agent {identity!r} has no record of the cue after {wait_s:g} s",
+                room=result.room,
+            )
+        return SendResult(
+            result.room,
+            result.cue_id,
+            result.transport,
+            result.attempts,
+            outcome,
+            CueRefused(outcome.reason or "no reason given", room=result.room)
+            if outcome.status == "rejected"
+            else None,
+            identity,
+        )
 
     async def _agent_identity(self, room: str, agent_name: str | None) -> str:
         """The room's agent, remembered for a few seconds: looking it up on every send
@@ -274,7 +385,7 @@ class CueSender:
         cached = self._agents.get((room, agent_name))
         if cached is not None and now - cached[1] < AGENT_CACHE_S:
             return cached[0]
-        identity = await self._rooms.find_agent(room, agent_name)
+        identity = (await self._rooms.find_agents(room, agent_name))[0]
         if len(self._agents) >= 10_000:
             self._agents.clear()
         self._agents[(room, agent_name)] = (identity, now)

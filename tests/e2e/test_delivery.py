@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+from collections.abc import Callable
 
 import pytest
 from livekit import api
@@ -14,10 +16,14 @@ from harness.observer import Observer
 from harness.participants import join
 from livecue import (
     MAX_CUE_BYTES,
+    Credentials,
+    Cue,
+    CueRefused,
     CueSender,
     CueTooLarge,
     NoAgentInRoom,
     RoomNotFound,
+    SigningKey,
     encode_cue,
     new_cue,
 )
@@ -76,24 +82,22 @@ async def test_rpc_from_a_participant_is_refused(
         await intruder.disconnect()
 
 
-@pytest.mark.parametrize("agent_options", [{"secret": SECRET}])
-async def test_with_a_secret_only_signed_cues_are_acted_on(
+async def test_by_default_only_cues_signed_with_the_livekit_key_are_acted_on(
     livekit_server: LiveKitServer,
     agent: RunningAgent,
     observer: Observer,
-    credentials: object,
+    sender: CueSender,
     room_name: str,
 ) -> None:
     # A hidden participant's packets arrive without a sender, just like the server's:
-    # only the signature tells them apart.
+    # only the signature tells them apart. attach() was given no secret at all.
     ghost = await join(livekit_server, room_name, "ghost", hidden=True)
     try:
         await ghost.local_participant.publish_data(
             encode_cue(new_cue("say", "Unsigned words.")), reliable=True, topic="livecue"
         )
-        async with CueSender(credentials, secret=SECRET) as signed:  # type: ignore[arg-type]
-            result = await signed.send(room_name, new_cue("say", "Signed words."))
-        assert result.outcome is not None and result.outcome.status == "applied"
+        result = await sender.send(room_name, new_cue("say", "Signed words."))
+        assert result.outcome is not None and result.outcome.status == "started"
         await observer.wait_for_text("Signed words.")
         await observer.quiet_for(0.5)
         assert "Unsigned words." not in observer.texts()
@@ -103,22 +107,45 @@ async def test_with_a_secret_only_signed_cues_are_acted_on(
         await ghost.disconnect()
 
 
+@pytest.mark.parametrize("agent_options", [{"secret": SECRET}])
+async def test_a_separate_secret_replaces_the_derived_key_and_a_mismatch_says_so(
+    agent: RunningAgent, observer: Observer, credentials: Credentials, room_name: str
+) -> None:
+    async with CueSender(credentials) as derived:  # signs with the LiveKit-derived key
+        refused = await derived.send(room_name, new_cue("say", "Wrong key."), transport="data")
+        with pytest.raises(CueRefused) as info:
+            await derived.send(room_name, new_cue("say", "Wrong key again."))
+    assert refused.ok  # a data packet has no answer; the agent logs and drops it
+    # the agent names both keys and the fix, never a secret
+    assert repr(credentials.api_key) in info.value.reason
+    assert "LIVECUE_SECRET" in info.value.reason and SECRET not in info.value.reason
+    async with CueSender(credentials, secret=SECRET) as shared:
+        result = await shared.send(room_name, new_cue("say", "Signed words."))
+    assert result.outcome is not None and result.outcome.status == "started"
+    await observer.wait_for_text("Signed words.")
+    assert "Wrong key." not in " ".join(await observer.quiet_for(0.5) + observer.texts())
+
+
 @pytest.mark.parametrize("transport", ["rpc", "data"])
 async def test_a_cue_of_exactly_15_kib_is_delivered(
-    agent: RunningAgent, sender: CueSender, room_name: str, transport: str
+    agent: RunningAgent,
+    sender: CueSender,
+    credentials: Credentials,
+    room_name: str,
+    transport: str,
 ) -> None:
-    cue = _cue_of_size(MAX_CUE_BYTES)
+    cue = _cue_of_size(MAX_CUE_BYTES, room_name, credentials)
 
     result = await sender.send(room_name, cue, transport=transport)  # type: ignore[arg-type]
 
     assert result.ok
-    await _until(lambda: agent.outcomes(cue.id) == ["applied"])
+    await _until(lambda: agent.outcomes(cue.id) == ["started", "applied"])
 
 
 async def test_a_cue_one_byte_over_is_refused_before_sending(
-    agent: RunningAgent, sender: CueSender, room_name: str
+    agent: RunningAgent, sender: CueSender, credentials: Credentials, room_name: str
 ) -> None:
-    cue = _cue_of_size(MAX_CUE_BYTES + 1)
+    cue = _cue_of_size(MAX_CUE_BYTES + 1, room_name, credentials)
 
     with pytest.raises(CueTooLarge):
         await sender.send(room_name, cue)
@@ -150,10 +177,8 @@ async def test_rpc_returns_the_agents_outcome(
     assert agent.outcomes(applied.cue_id) == ["applied"]
 
 
-async def test_the_seeds_own_payload_still_makes_the_agent_reply(
-    livekit_server: LiveKitServer, agent: RunningAgent, observer: Observer, room_name: str
-) -> None:
-    # exactly the seed's external_trigger.py, including a client per call
+async def _send_like_the_seed(livekit_server: LiveKitServer, room: str, message: str) -> None:
+    """Exactly the seed's external_trigger.py, including a client per call."""
     lkapi = api.LiveKitAPI(
         url=livekit_server.http_url,
         api_key=livekit_server.api_key,
@@ -162,13 +187,13 @@ async def test_the_seeds_own_payload_still_makes_the_agent_reply(
     payload = json.dumps(
         {
             "action": "trigger_reply",
-            "message": "A new donation of $100 was received!",
+            "message": message,
             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
         }
     )
     await lkapi.room.send_data(
         api.SendDataRequest(
-            room=room_name,
+            room=room,
             data=payload.encode("utf-8"),
             kind=api.DataPacket.Kind.RELIABLE,
             topic="external_trigger",
@@ -176,23 +201,44 @@ async def test_the_seeds_own_payload_still_makes_the_agent_reply(
     )
     await lkapi.aclose()
 
+
+@pytest.mark.parametrize("agent_options", [{"accept_legacy": True}])
+async def test_the_seeds_own_payload_makes_the_agent_reply_when_enabled(
+    livekit_server: LiveKitServer, agent: RunningAgent, observer: Observer, room_name: str
+) -> None:
+    await _send_like_the_seed(livekit_server, room_name, "A new donation of $100 was received!")
+
     seg = await observer.wait_for_text("A new donation of $100 was received!")
     assert seg.text.startswith("Update:")
 
 
-def _cue_of_size(size: int) -> object:
+async def test_the_seeds_unsigned_payload_is_ignored_by_default(
+    livekit_server: LiveKitServer, agent: RunningAgent, observer: Observer, room_name: str
+) -> None:
+    await _send_like_the_seed(livekit_server, room_name, "Unsigned legacy trigger.")
+    # a signed cue afterwards: once it is heard, the legacy packet had its chance
+    async with CueSender(
+        Credentials(livekit_server.url, livekit_server.api_key, livekit_server.api_secret)
+    ) as sender:
+        await sender.send(room_name, new_cue("say", "After the trigger."), transport="data")
+    await observer.wait_for_text("After the trigger.")
+    assert not any("Unsigned legacy" in t for t in observer.texts())
+    assert [e.cue.id for e in agent.events if e.type == "cue_received"] != []
+    assert all("legacy" not in e.cue.id for e in agent.events if e.type == "cue_received")
+
+
+def _cue_of_size(size: int, room: str, credentials: Credentials) -> Cue:
+    """A ``say`` cue whose wire form, as a CueSender with ``credentials`` sends it to
+    ``room`` (signed, bound to the room), is exactly ``size`` bytes."""
+    key = SigningKey.from_livekit(credentials.api_key, credentials.api_secret)
     base = new_cue("say", "x")
-    overhead = len(encode_cue(base)) - 1
-    cue = base.replace(text="x" * (size - overhead))
-    assert len(encode_cue(cue)) == size if size <= MAX_CUE_BYTES else True
-    return cue
+    overhead = len(encode_cue(base, secret=key, room=room)) - 1
+    return base.replace(text="x" * (size - overhead))
 
 
-async def _until(predicate: object, timeout: float = 5.0) -> None:
-    import asyncio
-
+async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.05)

@@ -194,9 +194,11 @@ async def test_data_cue_gets_the_agents_receipt(
 
     assert status["status"] == "delivered"
     assert status["transport"] == "data"
-    # "sent" is all the gateway knows by itself; "applied" can only be the agent's receipt
-    assert status["history"][-1]["reason"] == "the agent reported applied"
-    assert agent.outcomes(cue_id) == ["applied"]
+    # a data packet has no answer: "applied" can only be the agent's receipt, with its words
+    assert status["history"][-1]["outcome"] == "applied"
+    assert status["receipt"]["said"] == text
+    assert status["agent"] == "agent"
+    assert agent.outcomes(cue_id) == ["started", "applied"]
     assert await observer.quiet_for(1.0) == []
     assert observer.texts() == [text]
     # nothing later overwrote the receipt
@@ -228,11 +230,12 @@ async def test_agent_catches_up_on_a_held_cue_when_it_starts(
     status = await _wait_status(http, gateway, cue_id, _applied)
 
     assert status["status"] == "delivered"
-    assert status["history"][-1]["reason"] == "the agent reported applied"
+    assert status["history"][-1]["outcome"] == "applied"
+    assert status["receipt"]["said"] == text
     # it came from the catch-up, once: the gateway never sent it (no webhook, no check yet)
     received = [e for e in agent.events if e.type == "cue_received" and e.cue.id == cue_id]
     assert len(received) == 1
-    assert agent.outcomes(cue_id) == ["applied"]
+    assert agent.outcomes(cue_id) == ["started", "applied"]
     assert await observer.quiet_for(1.0) == []
     assert observer.texts() == [text]
     # acknowledged now, so a second catch-up (a reconnect) finds nothing
@@ -248,7 +251,7 @@ async def test_agent_catches_up_on_a_held_cue_when_it_starts(
     late = new_cue("say", text, id=cue_id)
     async with CueSender(credentials, transport="data") as sender:
         await sender.send(room, late)
-    await _until(lambda: agent.outcomes(cue_id) == ["applied", "duplicate"])
+    await _until(lambda: agent.outcomes(cue_id) == ["started", "applied", "duplicate"])
     assert await observer.quiet_for(1.0) == []
     after = await _cue_status(http, gateway, cue_id)
     assert after["outcome"] == "applied"
@@ -276,8 +279,8 @@ async def test_held_cue_reaches_an_agent_that_joins_later(
     await observer.wait_for_text(text, timeout=15)
     status = await _wait_status(http, gateway, cue_id, _applied)
     assert status["status"] == "delivered"
-    assert agent.outcomes(cue_id)[0] == "applied"
-    assert set(agent.outcomes(cue_id)) <= {"applied", "duplicate"}
+    assert agent.outcomes(cue_id)[:2] == ["started", "applied"]
+    assert set(agent.outcomes(cue_id)) <= {"started", "applied", "duplicate"}
     assert await observer.quiet_for(1.0) == []
     assert observer.texts() == [text]
 
@@ -302,7 +305,7 @@ async def test_agent_keeps_working_when_the_gateway_is_unreachable(
     assert result.error is None
 
     await observer.wait_for_text(text, timeout=15)
-    assert agent.outcomes(cue.id) == ["applied"]
+    await _until(lambda: agent.outcomes(cue.id) == ["started", "applied"])
 
     # the catch-up on start and the receipt both failed, with a warning each, and no key
     deadline = time.monotonic() + 10
@@ -320,4 +323,4 @@ async def test_agent_keeps_working_when_the_gateway_is_unreachable(
     async with CueSender(credentials, transport="data") as sender:
         assert (await sender.send(room, second)).error is None
     await observer.wait_for_text("One more thing.", timeout=15)
-    assert agent.outcomes(second.id) == ["applied"]
+    await _until(lambda: agent.outcomes(second.id) == ["started", "applied"])

@@ -14,11 +14,17 @@ pytestmark = pytest.mark.e2e
 async def test_reply_speaks_about_the_event_without_a_user_turn(
     agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
 ) -> None:
-    result = await sender.send(room_name, new_cue("reply", "a donation of 100 dollars arrived"))
+    result = await sender.send(
+        room_name, new_cue("reply", "a donation of 100 dollars arrived"), wait=10
+    )
 
-    assert result.outcome is not None and result.outcome.status == "applied"
     seg = await observer.wait_for_text("a donation of 100 dollars arrived")
     assert seg.text.startswith("Update:")
+    # the final receipt: what the agent said, in its own words, and when
+    outcome = result.outcome
+    assert outcome is not None and outcome.status == "applied"
+    assert outcome.said == seg.text.strip()
+    assert outcome.speech_started_at is not None and outcome.speech_ended_at is not None
     # the event reached the model as instructions, never as something the user said
     request = agent.llm.requests[-1]
     roles = [m.role for m in request.messages() if "donation" in (m.text_content or "")]

@@ -116,18 +116,23 @@ def running_stack(**options: Any) -> Iterator[Stack]:
 
 @asynccontextmanager
 async def live_agent(
-    livekit: LiveKitServer, room: str, **agent_options: Any
+    livekit: LiveKitServer, room: str, *, observer: bool = True, **agent_options: Any
 ) -> AsyncIterator[tuple[Observer, RunningAgent]]:
-    """An observer (the agent's user, who reads its words) and a real AgentSession in ``room``."""
-    observer = await Observer.join(livekit, room)
+    """An observer (the agent's user, who reads its words) and a real AgentSession in ``room``.
+
+    ``observer=False`` for a second agent in a room that has its observer already (the
+    first item is then that room's observer only in name: do not use it).
+    """
+    watcher = await Observer.join(livekit, room) if observer else None
     try:
         agent = await start_agent(livekit, room, **agent_options)
         try:
-            yield observer, agent
+            yield watcher or Observer(agent.room), agent
         finally:
             await agent.stop()
     finally:
-        await observer.leave()
+        if watcher is not None:
+            await watcher.leave()
 
 
 async def until(

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from gwkit import Stack, live_agent, received_ids, room_name, until, wait_cue
 
+from harness.participants import join
+
 pytestmark = pytest.mark.e2e
 
 
@@ -39,15 +41,30 @@ async def test_cue_is_delivered_with_a_receipt_and_a_history(api_stack: Stack, r
 
         assert status["status"] == "delivered"
         assert status["outcome"] == "applied"
+        assert status["final"] is True
         assert status["attempts"] == 1
         assert status["transport"] == "rpc"
+        assert status["agent"] == "agent"
         assert status["cue"]["text"] == "Order 881 has shipped."
-        states = [h["state"] for h in status["history"]]
-        assert states == ["queued", "sending", "delivered"]
+        # the receipt: what the agent said, and when (the gateway asked the agent for it)
+        receipt = status["receipt"]
+        assert receipt["said"] == "Order 881 has shipped."
+        started, ended = (
+            datetime.fromisoformat(receipt[k].replace("Z", "+00:00"))
+            for k in ("speech_started_at", "speech_ended_at")
+        )
+        assert started <= ended
+        steps = [(h["state"], h["outcome"]) for h in status["history"]]
+        assert steps == [
+            ("queued", None),
+            ("sending", None),
+            ("at_agent", "started"),
+            ("delivered", "applied"),
+        ]
         times = [datetime.fromisoformat(h["at"].replace("Z", "+00:00")) for h in status["history"]]
         assert times == sorted(times)
         assert status["delivered_at"] is not None
-        assert agent.outcomes(cue_id) == ["applied"]
+        assert agent.outcomes(cue_id) == ["started", "applied"]
 
         async def gauge_counts_it() -> str | None:  # the state gauge is refreshed each second
             text = (await c.get("/metrics")).text
@@ -60,6 +77,12 @@ async def test_cue_is_delivered_with_a_receipt_and_a_history(api_stack: Stack, r
             if line.startswith("livecue_delivery_latency_seconds_count")
         )
         assert latency_count >= 1
+        applied = next(
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith('livecue_cue_outcomes_total{outcome="applied"}')
+        )
+        assert applied >= 1
 
 
 async def test_idempotency_key_gives_one_cue_for_one_body(api_stack: Stack, room: str) -> None:
@@ -321,9 +344,7 @@ async def test_broadcast_to_explicit_rooms_reaches_each_agent(api_stack: Stack) 
         assert received_ids(agent_b) == [ids[1]]
 
 
-async def test_data_transport_cue_is_delivered_without_a_receipt(
-    api_stack: Stack, room: str
-) -> None:
+async def test_data_transport_cue_ends_with_the_agents_outcome(api_stack: Stack, room: str) -> None:
     async with live_agent(api_stack.livekit, room) as (observer, agent), api_stack.client() as c:
         r = await c.post(
             f"/v1/rooms/{room}/cues",
@@ -333,12 +354,15 @@ async def test_data_transport_cue_is_delivered_without_a_receipt(
         cue_id = r.json()["id"]
         await observer.wait_for_text("Sent as a data packet.")
         status = await wait_cue(c, cue_id)
+        # a packet is not answered, and the agent has no gateway settings: the gateway asked it
         assert (status["status"], status["outcome"], status["transport"]) == (
             "delivered",
-            "sent",
+            "applied",
             "data",
         )
-        assert agent.outcomes(cue_id) == ["applied"]
+        assert status["receipt"]["said"] == "Sent as a data packet."
+        assert [h["outcome"] for h in status["history"]][-3:] == [None, "started", "applied"]
+        assert agent.outcomes(cue_id) == ["started", "applied"]
 
 
 async def test_health_and_readiness(api_stack: Stack) -> None:
@@ -354,15 +378,9 @@ async def test_health_and_readiness(api_stack: Stack) -> None:
         assert "# TYPE livecue_delivery_latency_seconds histogram" in metrics.text
 
 
-@pytest.mark.parametrize(
-    ("transport", "reason"),
-    [
-        ("rpc", "room {room!r} does not exist on the LiveKit server"),
-        ("data", "room {room!r} has no agent in it"),
-    ],
-)
-async def test_cue_for_an_empty_room_is_held_until_it_expires(
-    api_stack: Stack, room: str, transport: str, reason: str
+@pytest.mark.parametrize("transport", ["rpc", "data"])
+async def test_cue_for_a_room_that_never_exists_is_held_then_expires_saying_so(
+    api_stack: Stack, room: str, transport: str
 ) -> None:
     async with api_stack.client() as c:
         r = await c.post(
@@ -371,13 +389,30 @@ async def test_cue_for_an_empty_room_is_held_until_it_expires(
         )
         cue_id = r.json()["id"]
         held = await wait_cue(c, cue_id, {"held"}, timeout=5)
-        assert held["reason"] == reason.format(room=room)
+        assert held["reason"] == f"room {room!r} does not exist on the LiveKit server"
         expired = await wait_cue(c, cue_id, timeout=6)
     assert (expired["status"], expired["outcome"]) == ("expired", None)
-    assert [h["state"] for h in expired["history"]] == [
-        "queued",
-        "sending",
-        "held",
-        "expired",
-    ]
-    assert expired["history"][-1]["reason"] == "expired before delivery"
+    assert [h["state"] for h in expired["history"]] == ["queued", "sending", "held", "expired"]
+    assert expired["reason"] == (
+        f"expired: room {room!r} did not exist on the LiveKit server before the cue expired"
+    )
+    assert expired["history"][-1]["reason"] == expired["reason"]
+
+
+async def test_cue_for_a_room_without_an_agent_is_held_then_expires_saying_so(
+    api_stack: Stack, room: str
+) -> None:
+    human = await join(api_stack.livekit, room, "a-human")
+    try:
+        async with api_stack.client() as c:
+            r = await c.post(
+                f"/v1/rooms/{room}/cues", json={"kind": "say", "text": "hi", "ttl_s": 2}
+            )
+            cue_id = r.json()["id"]
+            held = await wait_cue(c, cue_id, {"held"}, timeout=5)
+            assert held["reason"] == f"room {room!r} has no agent in it"
+            expired = await wait_cue(c, cue_id, timeout=6)
+    finally:
+        await human.disconnect()
+    assert expired["status"] == "expired"
+    assert expired["reason"] == f"expired: no agent joined room {room!r} before the cue expired"

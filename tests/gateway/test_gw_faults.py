@@ -158,8 +158,8 @@ async def test_kill_9_during_a_2000_cue_load_loses_none_and_repeats_none() -> No
             f"{recovered} cues resumed from 'sending'; outcomes {dict(outcomes)}; "
             f"{len(duplicates)} resends answered duplicate"
         )
-        assert outcomes["duplicate"] == len(duplicates)
-        assert outcomes["applied"] + outcomes["duplicate"] == total
+        # a resend is answered with the first arrival's outcome, so every record says applied
+        assert outcomes == {"applied": total}
 
 
 async def _agent_is_back(stack: Stack, room: str, agent: RunningAgent, within_s: float) -> bool:

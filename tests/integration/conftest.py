@@ -20,13 +20,29 @@ from livekit import rtc
 
 from harness.livekit_server import LiveKitServer
 from harness.participants import READY_TOPIC, join, wait_until_reachable
-from livecue import RPC_METHOD, Credentials, CueSender, Outcome, decode_cue
+from livecue import (
+    RPC_METHOD,
+    Credentials,
+    Cue,
+    CueSender,
+    Outcome,
+    SigningKey,
+    decode_cue,
+    encode_cue,
+)
 
 Responder = Callable[[rtc.RpcInvocationData], Awaitable[str]]
 
 
 def room_name(prefix: str = "it") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wire(cue: Cue, room: str, credentials: Credentials) -> bytes:
+    """The bytes a CueSender with ``credentials`` sends for ``cue`` to ``room``: signed with
+    the key derived from the API secret, and bound to the room."""
+    key = SigningKey.from_livekit(credentials.api_key, credentials.api_secret)
+    return encode_cue(cue, secret=key, room=room)
 
 
 async def answer_applied(call: rtc.RpcInvocationData) -> str:
@@ -115,8 +131,17 @@ class Participants:
         r.local_participant.register_rpc_method(RPC_METHOD, agent.handle)
         return agent
 
-    async def listener(self, room: str, identity: str = "listener") -> DataListener:
-        r = await self.join(room, identity)
+    async def listener(
+        self,
+        room: str,
+        identity: str = "listener",
+        *,
+        kind: str | None = None,
+        agent_name: str | None = None,
+    ) -> DataListener:
+        """A participant recording data packets (an AGENT named ``agent_name`` if given)."""
+        attributes = {"lk.agent.name": agent_name} if agent_name else None
+        r = await self.join(room, identity, kind=kind, attributes=attributes)
         listener = DataListener(r, identity)
         r.on("data_received", listener.on_packet)
         return listener

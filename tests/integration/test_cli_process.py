@@ -121,7 +121,15 @@ async def test_send_json_carries_every_option_into_the_cue(
         "cue_id": cue.id,
         "transport": "rpc",
         "attempts": 1,
-        "outcome": {"status": "applied", "reason": None},
+        "identity": "agent",
+        "outcome": {
+            "status": "applied",
+            "reason": None,
+            "said": None,
+            "speech_started_at": None,
+            "speech_ended_at": None,
+            "merged_into": None,
+        },
         "error": None,
     }
     assert (cue.kind, cue.text, cue.policy) == ("say", "Say this", "interrupt")
@@ -140,10 +148,50 @@ async def test_send_on_the_data_transport(
         env=env, cwd=tmp_path,
     )  # fmt: skip
 
-    assert ran == Ran(0, f"✓ {room}: sent on topic ops (no receipt on the data transport)\n", "")
+    assert ran == Ran(
+        0, f"✓ {room}: sent on topic ops (no receipt on the data transport without --wait)\n", ""
+    )
     [packet] = await listener.wait_for(1)
     assert packet.topic == "ops"
     assert decode_cue(packet.data).text == "note this"
+
+
+async def test_agent_name_on_the_data_transport_reaches_that_agent_only(
+    participants: Participants, env: dict[str, str], tmp_path: Path
+) -> None:
+    room = room_name("cli")
+    alpha = await participants.listener(room, "agent-alpha", kind="agent", agent_name="alpha")
+    beta = await participants.listener(room, "agent-beta", kind="agent", agent_name="beta")
+
+    ran = await run(
+        "send", room, "for beta", "--kind", "say", "--transport", "data", "--agent-name", "beta",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    fence = await run(
+        "send", room, "for all", "--kind", "context", "--transport", "data", env=env, cwd=tmp_path
+    )
+
+    assert (ran.code, fence.code) == (0, 0)
+    assert "sent to agent-beta" in ran.out
+    assert [decode_cue(p.data).text for p in await beta.wait_for(2)] == ["for beta", "for all"]
+    # the packet to everyone came after the targeted one, so alpha would have it by now
+    assert [decode_cue(p.data).text for p in await alpha.wait_for(1)] == ["for all"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--transport", "rpc", "--topic", "ops"], "--topic applies to --transport data only"),
+        (["--transport", "data", "--timeout", "3"], "--timeout applies to --transport rpc only"),
+    ],
+)
+async def test_an_option_the_transport_cannot_honour_is_a_usage_error(
+    options: list[str], message: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    ran = await run("send", "some-room", "hello", *options, env=env, cwd=tmp_path)
+    assert ran.code == 2
+    assert ran.out == ""
+    assert ran.err.startswith(f"error: {message}") and ran.err.count("\n") == 1
 
 
 async def test_interrupt_needs_no_text(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from livecue import DEFAULT_TOPIC, Credentials, CueSender, encode_cue, new_cue
+from livecue import DEFAULT_TOPIC, Credentials, CueSender, UsageError, new_cue
 
-from .conftest import Participants, room_name
+from .conftest import Participants, room_name, wire
 
 pytestmark = pytest.mark.integration
 
 
 async def test_listener_receives_the_exact_encoded_cue_on_the_livecue_topic(
-    participants: Participants, sender: CueSender
+    participants: Participants, sender: CueSender, credentials: Credentials
 ) -> None:
     room = room_name()
     listener = await participants.listener(room)
@@ -21,7 +21,7 @@ async def test_listener_receives_the_exact_encoded_cue_on_the_livecue_topic(
     result = await sender.send(room, cue, transport="data")
 
     [packet] = await listener.wait_for(1)
-    assert packet.data == encode_cue(cue)
+    assert packet.data == wire(cue, room, credentials)  # signed, bound to the room
     assert packet.topic == DEFAULT_TOPIC == "livecue"
     assert packet.participant is None  # sent by the server, not by a participant
     assert (result.room, result.cue_id, result.transport) == (room, cue.id, "data")
@@ -43,13 +43,13 @@ async def test_custom_topic_from_the_call_and_from_the_sender(
 
     packets = await listener.wait_for(2)
     assert [(p.topic, p.data) for p in packets] == [
-        ("ops-alerts", encode_cue(first)),
-        ("per-call", encode_cue(second)),
+        ("ops-alerts", wire(first, room, credentials)),
+        ("per-call", wire(second, room, credentials)),
     ]
 
 
 async def test_to_limits_delivery_to_one_identity(
-    participants: Participants, sender: CueSender
+    participants: Participants, sender: CueSender, credentials: Credentials
 ) -> None:
     room = room_name()
     alice = await participants.listener(room, "alice")
@@ -61,5 +61,32 @@ async def test_to_limits_delivery_to_one_identity(
     # the private one too (reliable packets arrive in order).
     await sender.send(room, fence, transport="data")
 
-    assert [p.data for p in await alice.wait_for(2)] == [encode_cue(private), encode_cue(fence)]
-    assert [p.data for p in await bob.wait_for(1)] == [encode_cue(fence)]
+    private_wire, fence_wire = wire(private, room, credentials), wire(fence, room, credentials)
+    assert [p.data for p in await alice.wait_for(2)] == [private_wire, fence_wire]
+    assert [p.data for p in await bob.wait_for(1)] == [fence_wire]
+
+
+async def test_agent_name_sends_to_that_agent_only(
+    participants: Participants, credentials: Credentials
+) -> None:
+    room = room_name()
+    alpha = await participants.listener(room, "agent-alpha", kind="agent", agent_name="alpha")
+    beta = await participants.listener(room, "agent-beta", kind="agent", agent_name="beta")
+    for_beta, fence = new_cue("say", "beta only"), new_cue("context", "for everyone")
+
+    async with CueSender(credentials, transport="data", agent_name="beta") as s:
+        result = await s.send(room, for_beta)
+    async with CueSender(credentials, transport="data") as s:
+        await s.send(room, fence)  # after the targeted one: alpha would have had it by now
+
+    assert result.identity == "agent-beta"
+    assert [p.data for p in await beta.wait_for(2)] == [
+        wire(for_beta, room, credentials),
+        wire(fence, room, credentials),
+    ]
+    assert [p.data for p in await alpha.wait_for(1)] == [wire(fence, room, credentials)]
+
+
+async def test_a_topic_on_the_rpc_transport_is_a_usage_error(sender: CueSender) -> None:
+    with pytest.raises(UsageError, match="data transport only"):
+        await sender.send("any-room", new_cue("say", "hi"), transport="rpc", topic="x")

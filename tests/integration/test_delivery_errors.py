@@ -25,7 +25,7 @@ from livecue import (
     new_cue,
 )
 
-from .conftest import Participants, room_name
+from .conftest import Participants, room_name, wire
 
 pytestmark = pytest.mark.integration
 
@@ -98,11 +98,13 @@ async def test_server_unreachable(closed_port_credentials: Credentials, operatio
     assert caught.value.retryable
 
 
-def _padded_cue(size: int) -> Cue:
-    """A ``say`` cue whose encoding is exactly ``size`` bytes."""
+def _padded_cue(size: int, room: str = "r", credentials: Credentials | None = None) -> Cue:
+    """A ``say`` cue whose encoding is exactly ``size`` bytes (as sent to ``room``, signed
+    with the key of ``credentials``, if given)."""
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)
     base = new_cue("say", "x", id="exact-size", now=now)
-    return new_cue("say", "x" * (1 + size - len(encode_cue(base))), id="exact-size", now=now)
+    encoded = encode_cue(base) if credentials is None else wire(base, room, credentials)
+    return new_cue("say", "x" * (1 + size - len(encoded)), id="exact-size", now=now)
 
 
 async def test_too_large_a_cue_fails_before_any_network_call(
@@ -126,12 +128,12 @@ async def test_too_large_a_cue_fails_before_any_network_call(
 
 
 async def test_a_cue_of_exactly_the_limit_is_delivered_on_both_transports(
-    participants: Participants, sender: CueSender
+    participants: Participants, sender: CueSender, credentials: Credentials
 ) -> None:
-    cue = _padded_cue(MAX_CUE_BYTES)
-    raw = encode_cue(cue)
-    assert len(raw) == MAX_CUE_BYTES
     room = room_name()
+    cue = _padded_cue(MAX_CUE_BYTES, room, credentials)
+    raw = wire(cue, room, credentials)
+    assert len(raw) == MAX_CUE_BYTES
     listener = await participants.listener(room)
     agent = await participants.rpc_agent(room)
 

@@ -13,17 +13,16 @@ from livecue import (
     NoAgentInRoom,
     Outcome,
     decode_cue,
-    encode_cue,
     new_cue,
 )
 
-from .conftest import Participants, room_name
+from .conftest import Participants, room_name, wire
 
 pytestmark = pytest.mark.integration
 
 
 async def test_the_agents_answer_comes_back_as_the_outcome(
-    participants: Participants, sender: CueSender
+    participants: Participants, sender: CueSender, credentials: Credentials
 ) -> None:
     room = room_name()
 
@@ -45,7 +44,7 @@ async def test_the_agents_answer_comes_back_as_the_outcome(
     )
     [call] = agent.calls
     assert call.method == RPC_METHOD
-    assert call.payload == encode_cue(cue).decode()
+    assert call.payload == wire(cue, room, credentials).decode()
     # server-initiated: the caller is not a participant of the room (the server names it)
     assert call.caller_identity and call.caller_identity != "agent-7"
 

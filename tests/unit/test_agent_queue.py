@@ -1,4 +1,4 @@
-"""Dedup, the waiting queue with coalescing, and the turn limit — pure, clock passed in."""
+"""The waiting queue with coalescing, and the turn limit — pure, clock passed in."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from livecue import Cue, new_cue
-from livecue.agent import PendingCues, SeenIds, TurnLimiter
+from livecue.agent import PendingCues, TurnLimiter
 from livecue.agent.framing import context_note, reply_instructions
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -15,23 +15,6 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 def reply(text: str, key: str | None = None, ttl: float = 60) -> Cue:
     return new_cue("reply", text, coalesce_key=key, ttl=ttl, now=NOW)
-
-
-def test_seen_ids_flags_repeats_within_the_ttl_only() -> None:
-    seen = SeenIds(ttl_s=10)
-    assert seen.check_and_add("a", now=0.0) is False
-    assert seen.check_and_add("a", now=9.9) is True
-    assert seen.check_and_add("a", now=10.0) is False  # forgotten, then remembered anew
-    assert seen.check_and_add("a", now=10.5) is True
-
-
-def test_seen_ids_is_bounded_forgetting_the_oldest() -> None:
-    seen = SeenIds(ttl_s=1000, max_size=3)
-    for n, cue_id in enumerate("abcd"):
-        seen.check_and_add(cue_id, now=float(n))
-    assert len(seen) == 3
-    assert seen.check_and_add("a", now=5.0) is False  # evicted by size
-    assert seen.check_and_add("d", now=5.0) is True
 
 
 def test_turn_limiter_counts_a_sliding_window() -> None:

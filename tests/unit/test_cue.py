@@ -341,8 +341,9 @@ def test_the_signature_counts_towards_the_limit() -> None:
     cue, _ = _exact_fit()
     with pytest.raises(CueTooLarge) as info:
         encode_cue(cue, secret=SECRET)
+    # ,"kid":"secret"  is 1 + 5 + 1 + 8 bytes (the key's name, signed too), and
     # ,"sig":"v1=<64 hex digits>"  is 1 + 5 + 1 + 1 + 3 + 64 + 1 bytes
-    assert info.value.size == MAX_CUE_BYTES + 76
+    assert info.value.size == MAX_CUE_BYTES + 15 + 76
 
 
 def test_decoding_over_the_limit_is_refused_before_parsing() -> None:
@@ -469,7 +470,7 @@ def test_signed_cue_known_answer() -> None:
     payload = json.loads(encode_cue(cue, secret=SECRET))
     # HMAC-SHA256 over
     # {"created_at":"2024-01-02T03:04:05.000Z","expires_at":"2024-01-02T03:05:05.000Z",
-    #  "id":"cue-1","kind":"say","policy":"queue","text":"Hello","v":1}
+    #  "id":"cue-1","kid":"secret","kind":"say","policy":"queue","text":"Hello","v":1}
     # (one line, sorted keys, no spaces), computed with `openssl dgst -sha256 -hmac`.
     assert payload == {
         "v": 1,
@@ -479,8 +480,23 @@ def test_signed_cue_known_answer() -> None:
         "policy": "queue",
         "created_at": "2024-01-02T03:04:05.000Z",
         "expires_at": "2024-01-02T03:05:05.000Z",
-        "sig": "v1=06f325c8c68641a41449f3aad1e4bd7adc060083903d651a62929764372b9ab3",
+        "kid": "secret",
+        "sig": "v1=38dc60ef41897c73db74874028737121ed734becdb383ed8b8b37594e9c52553",
     }
+
+
+def test_a_cue_bound_to_a_room_known_answer() -> None:
+    cue = new_cue("say", "Hello", id="cue-1", now=NOW)
+    payload = json.loads(encode_cue(cue, secret=SECRET, room="room-1"))
+    # the same, with "room":"room-1" among the signed fields (openssl again)
+    assert payload["room"] == "room-1"
+    assert payload["sig"] == "v1=de0edc3aa3cde78eecf37b38ad67f25b592f6448f5c65832a1c23899b01fa833"
+    assert decode_cue(json.dumps(payload), secret=SECRET, room="room-1") == cue
+    with pytest.raises(CueDecodeError, match="room 'room-1', not this room"):
+        decode_cue(json.dumps(payload), secret=SECRET, room="room-2")
+    payload["room"] = "room-2"  # moving it to another room breaks the signature
+    with pytest.raises(SignatureError, match="does not match"):
+        decode_cue(json.dumps(payload), secret=SECRET, room="room-2")
 
 
 def test_signed_cue_decodes_with_the_secret() -> None:

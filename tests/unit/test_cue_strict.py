@@ -58,8 +58,14 @@ def test_the_same_cue_is_signed_to_the_same_bytes() -> None:
         id="01HV6M3Z8Q4X0T1B2C3D4E5F6G",
         now=datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc),
     )
-    assert encode_cue(cue, secret=OLD_SECRET) == OLD_SIGNED
-    assert encode_cue(decode_cue(OLD_SIGNED), secret=OLD_SECRET) == OLD_SIGNED
+    signed = encode_cue(cue, secret=OLD_SECRET)
+    assert encode_cue(cue, secret=OLD_SECRET) == signed
+    assert encode_cue(decode_cue(signed), secret=OLD_SECRET) == signed
+    # the old bytes, with the key's name before the signature ("kid" is signed too, so the
+    # signature itself differs)
+    unsigned_part = OLD_SIGNED[: OLD_SIGNED.index(b',"sig":')]
+    assert signed.startswith(unsigned_part + b',"kid":"secret","sig":"v1=')
+    assert signed != OLD_SIGNED
 
 
 def test_a_tampered_old_signature_fails() -> None:

@@ -22,6 +22,7 @@ from livecue import (
     RoomNotFound,
     SignatureError,
     Unauthorized,
+    UsageError,
     _errors,
 )
 
@@ -29,6 +30,7 @@ from livecue import (
 PARENT: dict[type[LivecueError], type[Exception]] = {
     LivecueError: Exception,
     ConfigError: LivecueError,
+    UsageError: LivecueError,
     CueError: LivecueError,
     CueDecodeError: CueError,
     SignatureError: CueDecodeError,
@@ -46,6 +48,7 @@ PARENT: dict[type[LivecueError], type[Exception]] = {
 EXAMPLES: list[LivecueError] = [
     LivecueError("x"),
     ConfigError("LIVEKIT_URL not set"),
+    UsageError("topic applies to the data transport only"),
     CueError("x"),
     CueDecodeError("payload is not UTF-8 JSON"),
     SignatureError("the cue's signature does not match"),
@@ -73,7 +76,9 @@ def test_every_error_class_is_in_the_tree() -> None:
 
 @pytest.mark.parametrize(("cls", "parent"), PARENT.items(), ids=lambda c: c.__name__)
 def test_parent(cls: type[LivecueError], parent: type[Exception]) -> None:
-    assert cls.__bases__ == (parent,)
+    # UsageError is also a ValueError, what Python code expects of a bad argument
+    extra = (ValueError,) if cls is UsageError else ()
+    assert cls.__bases__ == (parent, *extra)
     assert issubclass(cls, LivecueError)
 
 

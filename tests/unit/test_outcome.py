@@ -9,10 +9,11 @@ import pytest
 
 from livecue import CueDecodeError, Outcome, OutcomeStatus
 
-# DESIGN §3: every status but "queued" is where a cue's story ends.
+# DESIGN §3: every status but "queued" and "started" is where a cue's story ends.
 STATUSES = [
     "applied",
     "queued",
+    "started",
     "coalesced",
     "expired",
     "duplicate",
@@ -52,7 +53,7 @@ def test_decode_reads_what_another_implementation_writes() -> None:
 
 @pytest.mark.parametrize("status", STATUSES)
 def test_final(status: OutcomeStatus) -> None:
-    assert Outcome(cue_id="c", status=status).final is (status != "queued")
+    assert Outcome(cue_id="c", status=status).final is (status not in ("queued", "started"))
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""HMAC-SHA256 signatures: known answers, and every malformed input is a SignatureError."""
+"""HMAC-SHA256 signatures: known answers, the key derivation, and every malformed input is a
+SignatureError."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livecue import CueDecodeError, SignatureError
-from livecue._signing import sign, verify
+from livecue import ConfigError, CueDecodeError, SignatureError, SigningKey
+from livecue._signing import EXPLICIT_KEY_ID, key_from_env
+
+
+def sign(message: bytes, secret: str | bytes) -> str:
+    return SigningKey.from_secret(secret).sign(message)
+
+
+def verify(message: bytes, signature: object, secret: str | bytes) -> None:
+    SigningKey.from_secret(secret).verify(message, EXPLICIT_KEY_ID, signature)
+
 
 # RFC 4231, test case 2: HMAC-SHA256 with key "Jefe".
 RFC4231_KEY = "Jefe"
@@ -84,6 +94,58 @@ def test_empty_secret_is_refused(secret: str | bytes) -> None:
         sign(MESSAGE, secret)
     with pytest.raises(SignatureError, match="empty"):
         verify(MESSAGE, "v1=" + MESSAGE_MAC, secret)
+    with pytest.raises(SignatureError, match="empty"):
+        SigningKey.from_livekit("APIkey", "")
+
+
+# The derivation, computed with openssl, not with livecue:
+#   printf %s "livecue/cue-signing/v1" | openssl dgst -sha256 -hmac "<api secret>"
+DERIVED = [
+    (
+        "an-example-livekit-api-secret-of-32-bytes+",
+        "3d28eb3e135a99a4147a3c98b6b1fb88c9d2243c6b9ccdd6a9aa2bb29aa0a010",
+    ),
+    ("secret", "9dd6ab376d1d02954952f56cf003af1d9d368559b2182cc1d4eb832326a18dfd"),
+]
+
+
+@pytest.mark.parametrize(("api_secret", "derived"), DERIVED)
+def test_the_key_derived_from_a_livekit_secret(api_secret: str, derived: str) -> None:
+    key = SigningKey.from_livekit("APIexample", api_secret)
+    assert key.key == bytes.fromhex(derived)
+    assert key.key_id == "APIexample"  # the API key id names it; the secret never appears
+    assert api_secret not in repr(key) and derived not in repr(key)
+
+
+def test_a_key_of_another_livekit_api_key_is_reported_as_such() -> None:
+    ours = SigningKey.from_livekit("APIagent", "secret-a")
+    theirs = SigningKey.from_livekit("APIsender", "secret-b")
+    with pytest.raises(SignatureError) as info:
+        ours.verify(MESSAGE, "APIsender", theirs.sign(MESSAGE))
+    assert "'APIsender'" in info.value.reason and "'APIagent'" in info.value.reason
+    assert "LIVECUE_SECRET" in info.value.reason  # the fix is named
+
+
+def test_an_explicit_secret_against_a_derived_key_is_reported_as_such() -> None:
+    ours = SigningKey.from_livekit("APIagent", "secret-a")
+    with pytest.raises(SignatureError, match="explicit secret"):
+        ours.verify(MESSAGE, EXPLICIT_KEY_ID, sign(MESSAGE, "shared"))
+
+
+def test_same_key_name_but_altered_message_is_a_mismatch_not_a_key_problem() -> None:
+    key = SigningKey.from_livekit("APIk", "s")
+    with pytest.raises(SignatureError, match="does not match"):
+        key.verify(MESSAGE + b"!", "APIk", key.sign(MESSAGE))
+
+
+def test_key_from_env_prefers_livecue_secret() -> None:
+    env = {"LIVEKIT_API_KEY": "APIk", "LIVEKIT_API_SECRET": "s", "LIVECUE_SECRET": "own"}
+    assert key_from_env(env) == SigningKey.from_secret("own")
+    del env["LIVECUE_SECRET"]
+    assert key_from_env(env) == SigningKey.from_livekit("APIk", "s")
+    assert key_from_env({}, api_key="APIx", api_secret="t") == SigningKey.from_livekit("APIx", "t")
+    with pytest.raises(ConfigError, match="LIVEKIT_API_SECRET"):
+        key_from_env({"LIVEKIT_API_KEY": "APIk"})
 
 
 def test_signature_errors_are_decode_errors_with_a_reason() -> None:

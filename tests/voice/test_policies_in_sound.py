@@ -45,7 +45,8 @@ async def test_an_interrupt_cue_stops_the_audio(
     heard = await recorder.wait_for_end("agent", after=began, quiet_s=1.0)
     assert heard.end > sent - 0.5  # it was still speaking when the cue was sent ...
     assert heard.duration_s < agent_speech_length_s(LONG_SPEECH) - 2.0  # ... and was cut off
-    assert agent.outcomes(long_id) == ["applied", "interrupted"]
+    await until(lambda: len(agent.outcomes(long_id)) == 2, "the long speech's final receipt")
+    assert agent.outcomes(long_id) == ["started", "interrupted"]
     print(f"\ninterrupt sent → agent's audio stopped: {heard.end - sent:.3f} s")
 
 
@@ -101,7 +102,12 @@ async def test_twenty_replies_in_a_second_become_at_most_two_whole_turns(
     assert all(r.ok for r in results)
 
     ids = [r.cue_id for r in results]
-    await until(lambda: all(agent.outcomes(i) for i in ids), "every reply acted on", 30)
+
+    def final(cue_id: str) -> bool:
+        outcome = agent.cues.outcome(cue_id)
+        return outcome is not None and outcome.final
+
+    await until(lambda: all(final(i) for i in [long_id, *ids]), "every cue's final receipt", 30)
     # every reply has been acted on; once the agent has been quiet a while, nothing follows
     await recorder.wait_for(
         "agent",

@@ -34,9 +34,9 @@ QUESTION_END_QUIET_S = 0.3
 async def _cue_speech(
     recorder: Recorder, log: list[tuple[float, str]], cue_id: str, *, gap_s: float = 0.6
 ) -> Utterance:
-    """The agent's first utterance after it acted on ``cue_id``."""
-    applied = await wait_for_note(log, f"cue {cue_id} applied", timeout=20)
-    return await recorder.wait_for_speech("agent", after=applied, gap_s=gap_s)
+    """The agent's first utterance after it started acting on ``cue_id``."""
+    started = await wait_for_note(log, f"cue {cue_id} started", timeout=20)
+    return await recorder.wait_for_speech("agent", after=started, gap_s=gap_s)
 
 
 def _describe(log: list[tuple[float, str]], recorder: Recorder, since: float) -> str:

@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from .events import CueApplied, CueDropped, CueEvent, CueReceived
+from .events import CueApplied, CueDropped, CueEvent, CueReceived, CueStarted
+from .ledger import CueLedger
 from .listener import CueHandler, CueListener, attach
 from .policy import DEFAULT_RESPONSE_WINDOW_S, Activity, Decision, decide, response_wait
-from .queue import PendingCues, SeenIds, Turn, TurnLimiter
+from .queue import PendingCues, Turn, TurnLimiter
 
 __all__ = [
     "DEFAULT_RESPONSE_WINDOW_S",
@@ -22,11 +23,12 @@ __all__ = [
     "CueDropped",
     "CueEvent",
     "CueHandler",
+    "CueLedger",
     "CueListener",
     "CueReceived",
+    "CueStarted",
     "Decision",
     "PendingCues",
-    "SeenIds",
     "Turn",
     "TurnLimiter",
     "attach",

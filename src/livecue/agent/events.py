@@ -20,8 +20,24 @@ class CueReceived:
 
 
 @dataclass(frozen=True)
+class CueStarted:
+    """The agent began acting on a speaking cue (``reply``/``say``): its speech is under way.
+
+    ``outcome.merged_into`` names the cue whose turn carries it, if it was merged.
+    """
+
+    cue: Cue
+    outcome: Outcome
+    type: Literal["cue_started"] = field(default="cue_started", init=False)
+
+
+@dataclass(frozen=True)
 class CueApplied:
-    """The agent acted on the cue (``applied``) or folded it into another's turn (``coalesced``)."""
+    """The agent is done with the cue: ``applied``, or ``coalesced`` into another's turn.
+
+    For ``reply`` and ``say`` this comes when the speech has ended, and the outcome
+    carries what was said and when.
+    """
 
     cue: Cue
     outcome: Outcome
@@ -30,7 +46,8 @@ class CueApplied:
 
 @dataclass(frozen=True)
 class CueDropped:
-    """The cue will not be acted on, or its speech was cut; ``outcome`` says why.
+    """The cue will not be acted on, or its speech was cut (``interrupted``, with what was
+    said so far); ``outcome`` says why.
 
     ``cue`` is None when the payload did not decode to a cue at all.
     """
@@ -40,5 +57,5 @@ class CueDropped:
     type: Literal["cue_dropped"] = field(default="cue_dropped", init=False)
 
 
-CueEvent = CueReceived | CueApplied | CueDropped
-EventType = Literal["cue_received", "cue_applied", "cue_dropped"]
+CueEvent = CueReceived | CueStarted | CueApplied | CueDropped
+EventType = Literal["cue_received", "cue_started", "cue_applied", "cue_dropped"]

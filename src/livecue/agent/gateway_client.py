@@ -14,14 +14,16 @@ No livekit imports: the listener feeds what this returns into its pipeline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from .._cue import OutcomeStatus
+from .._cue import Outcome
 
 logger = logging.getLogger("livecue.agent.gateway")
 
@@ -88,10 +90,13 @@ class GatewayClient:
                 continue
         return out
 
-    async def report(self, cue_id: str, status: OutcomeStatus, reason: str | None = None) -> bool:
-        """Tell the gateway what the agent did with ``cue_id``; False if it was not recorded."""
-        body: dict[str, Any] = {"status": status, "reason": reason[:1000] if reason else None}
-        path = f"/v1/cues/{quote(cue_id, safe='')}/outcome"
+    async def report(self, outcome: Outcome) -> bool:
+        """Tell the gateway what the agent did with a cue; False if it was not recorded."""
+        body: dict[str, Any] = outcome.to_dict()
+        del body["cue_id"]
+        if outcome.reason:
+            body["reason"] = outcome.reason[:1000]
+        path = f"/v1/cues/{quote(outcome.cue_id, safe='')}/outcome"
         # 404: a cue sent over data by someone other than this gateway; not a failure
         answer = await self._request("POST", path, json_body=body, expect=204, quiet={404})
         return answer is not None
@@ -164,3 +169,66 @@ def _detail(body: bytes) -> str:
     error = payload.get("error") if isinstance(payload, dict) else None  # {"error": {...}}
     message = error.get("message") if isinstance(error, dict) else None
     return message[:200] if isinstance(message, str) else ""
+
+
+class ReceiptForwarder:
+    """Posts the outcomes of the cues it tracks to the gateway: in the background (the
+    caller never waits) and in order per cue."""
+
+    def __init__(self, client: GatewayClient, *, max_tracked: int = 10_000) -> None:
+        self.client = client
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._max = max_tracked
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def track(self, cue_id: str) -> None:
+        self._ids[cue_id] = None
+        self._ids.move_to_end(cue_id)
+        while len(self._ids) > self._max:
+            self._ids.popitem(last=False)
+
+    def tracks(self, cue_id: str) -> bool:
+        return cue_id in self._ids
+
+    def forward(self, outcome: Outcome) -> None:
+        """Send ``outcome`` if its cue is tracked; never raises."""
+        if outcome.cue_id not in self._ids:
+            return
+        try:
+            previous = self._tails.get(outcome.cue_id)
+            task = asyncio.get_running_loop().create_task(self._post(previous, outcome))
+            self._tails[outcome.cue_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._sent, outcome.cue_id))
+        except Exception:
+            logger.exception("could not schedule the receipt for cue %s", outcome.cue_id)
+
+    async def _post(self, previous: asyncio.Task[None] | None, outcome: Outcome) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # in order per cue, whatever became of it
+            await self.client.report(outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("reporting cue %s to the gateway failed", outcome.cue_id)
+
+    def _sent(self, cue_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(cue_id) is task:  # else a later receipt is its tail now
+            del self._tails[cue_id]
+
+    async def aclose(self, flush_s: float = 2.0) -> None:
+        """Give receipts still on their way ``flush_s``, then give up on them; close."""
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=flush_s)
+            if late:
+                logger.warning(
+                    "%d receipts for the gateway were not sent before closing", len(late)
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+        await self.client.aclose()

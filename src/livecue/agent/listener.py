@@ -1,26 +1,27 @@
 """Serve cues inside a running agent: the only module importing livekit.agents / livekit.rtc.
 
 ``attach(session, room)`` listens on both transports — data packets on the
-cue topic (and the seed's ``external_trigger``) and the ``livecue.cue`` RPC
-method — and runs every cue through origin check, decode, dedup, expiry,
-policy, coalescing and the turn limit before acting on it. Decisions live in
-the pure modules beside this one; this one wires them to the SDK.
+cue topic and the ``livecue.cue`` RPC method — and runs every cue through
+origin check, signature, decode, dedup, expiry, policy, coalescing and the turn
+limit before acting on it. It answers ``livecue.status`` calls from the record
+it keeps of every cue (the ledger), so a sender learns each cue's final outcome
+and, for speech, what was said. Decisions live in the pure modules beside this
+one; this one wires them to the SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import inspect
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, llm
 from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import (
     AgentStateChangedEvent,
@@ -29,37 +30,45 @@ from livekit.agents.voice import (
     UserStateChangedEvent,
 )
 
+from .. import _status
 from .._cue import (
     BUILTIN_KINDS,
+    CLOCK_SKEW_S,
     DEFAULT_TOPIC,
     LEGACY_TOPIC,
     RPC_METHOD,
     Cue,
     Outcome,
     OutcomeStatus,
+    Secret,
+    check_clock,
     decode_cue,
+    is_legacy,
     utcnow,
 )
 from .._errors import CueDecodeError
-from .events import CueApplied, CueDropped, CueReceived, EventType, Transport
+from .._signing import SigningKey, as_key, key_from_env
+from .events import CueApplied, CueDropped, CueReceived, CueStarted, EventType, Transport
 from .framing import context_note, reply_instructions
-from .gateway_client import GatewayClient
+from .gateway_client import GatewayClient, ReceiptForwarder
+from .ledger import CueLedger
 from .policy import DEFAULT_RESPONSE_WINDOW_S, Activity, decide, response_wait
-from .queue import PendingCues, SeenIds, Turn, TurnLimiter
+from .queue import PendingCues, Turn, TurnLimiter
 
 logger = logging.getLogger("livecue.agent")
 
 CueHandler = Callable[[Cue], "Awaitable[None] | None"]
 
-# how long aclose() waits for receipts still on their way to the gateway
-_RECEIPT_FLUSH_S = 2.0
+_STATUS_MARGIN_S = 0.5
+"""A status call is answered this long before the caller would give up on it."""
 
 
 class CueListener(rtc.EventEmitter[EventType]):
     """Receives cues for one AgentSession. Create it with :func:`attach`.
 
-    Events: ``cue_received`` (:class:`CueReceived`), ``cue_applied``
-    (:class:`CueApplied`), ``cue_dropped`` (:class:`CueDropped`).
+    Events: ``cue_received`` (:class:`CueReceived`), ``cue_started``
+    (:class:`CueStarted`), ``cue_applied`` (:class:`CueApplied`), ``cue_dropped``
+    (:class:`CueDropped`).
     """
 
     def __init__(
@@ -67,13 +76,15 @@ class CueListener(rtc.EventEmitter[EventType]):
         session: AgentSession[Any],
         room: rtc.Room,
         *,
+        key: SigningKey,
         topic: str = DEFAULT_TOPIC,
-        legacy_topic: str | None = LEGACY_TOPIC,
+        accept_legacy: bool = False,
+        legacy_topic: str = LEGACY_TOPIC,
         allow_identities: Iterable[str] = (),
-        secret: str | bytes | None = None,
         max_turns_per_minute: int = 10,
         dedup_ttl_s: float = 3600.0,
         dedup_max: int = 10_000,
+        clock_skew_s: float = CLOCK_SKEW_S,
         clock: Callable[[], datetime] = utcnow,
         gateway_url: str | None = None,
         gateway_key: str | None = None,
@@ -82,12 +93,14 @@ class CueListener(rtc.EventEmitter[EventType]):
         super().__init__()
         self._session = session
         self._room = room
+        self._key = key
         self._topic = topic
-        self._topics = {topic} | ({legacy_topic} if legacy_topic else set())
+        self._legacy_topic = legacy_topic if accept_legacy else None
         self._allowed = frozenset(allow_identities)
-        self._secret = secret
         self._clock = clock
-        self._seen = SeenIds(ttl_s=dedup_ttl_s, max_size=dedup_max)
+        self._clock_skew_s = clock_skew_s
+        self._ledger = CueLedger(ttl_s=dedup_ttl_s, max_size=dedup_max)
+        self._changed = asyncio.Event()  # set (and replaced) whenever an outcome is recorded
         self._limiter = TurnLimiter(max_turns_per_minute)
         self._pending = PendingCues()
         self._handlers: dict[str, CueHandler] = {}
@@ -104,15 +117,18 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._drain_again = False
         self._closed = False
         # the gateway's receipts and catch-up, for cues on the data transport
-        self._gateway: GatewayClient | None = None
+        self._receipts: ReceiptForwarder | None = None
         if gateway_url and gateway_key:
-            self._gateway = GatewayClient(gateway_url, gateway_key)
+            client = GatewayClient(gateway_url, gateway_key)
+            self._receipts = ReceiptForwarder(client, max_tracked=dedup_max)
         elif gateway_url or gateway_key:
             logger.warning("gateway receipts are off: give both gateway_url and gateway_key")
-        self._receipt_ids: OrderedDict[str, None] = OrderedDict()
-        self._receipt_max = dedup_max
-        self._receipt_tails: dict[str, asyncio.Task[None]] = {}
-        self._receipt_tasks: set[asyncio.Task[None]] = set()
+        if accept_legacy:
+            logger.warning(
+                "unsigned legacy triggers on topic %r are accepted: anyone who can get a packet "
+                "to this agent without a sender can make it speak",
+                legacy_topic,
+            )
 
     # -- public API ---------------------------------------------------------
 
@@ -127,14 +143,19 @@ class CueListener(rtc.EventEmitter[EventType]):
         """Cues waiting for the agent to be free."""
         return len(self._pending)
 
+    def outcome(self, cue_id: str) -> Outcome | None:
+        """The latest outcome of a cue this agent received (None if unknown or forgotten)."""
+        return self._ledger.get(cue_id)
+
     def start(self) -> None:
         self._room.on("data_received", self._on_data_received)
         self._room.local_participant.register_rpc_method(RPC_METHOD, self._on_rpc)
+        self._room.local_participant.register_rpc_method(_status.STATUS_METHOD, self._on_status_rpc)
         self._session.on("agent_state_changed", self._on_agent_state_changed)
         self._session.on("user_state_changed", self._on_user_state_changed)
         self._session.on("speech_created", self._on_speech_created)
         self._session.on("close", self._on_session_close)
-        if self._gateway is not None:
+        if self._receipts is not None:
             self._room.on("reconnected", self._on_reconnected)
             self._spawn(self._catch_up("start"))
 
@@ -142,11 +163,13 @@ class CueListener(rtc.EventEmitter[EventType]):
         if self._closed:
             return
         self._closed = True
+        self._changed.set()  # wake waiting status calls
         self._room.off("data_received", self._on_data_received)
-        try:
-            self._room.local_participant.unregister_rpc_method(RPC_METHOD)
-        except Exception:  # the room may already be gone
-            logger.debug("could not unregister %s", RPC_METHOD, exc_info=True)
+        for method in (RPC_METHOD, _status.STATUS_METHOD):
+            try:
+                self._room.local_participant.unregister_rpc_method(method)
+            except Exception:  # the room may already be gone
+                logger.debug("could not unregister %s", method, exc_info=True)
         self._session.off("agent_state_changed", self._on_agent_state_changed)
         self._session.off("user_state_changed", self._on_user_state_changed)
         self._session.off("speech_created", self._on_speech_created)
@@ -162,28 +185,31 @@ class CueListener(rtc.EventEmitter[EventType]):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._gateway is not None:
+        if self._receipts is not None:
             self._room.off("reconnected", self._on_reconnected)
-            await self._flush_receipts()
-            await self._gateway.aclose()
+            await self._receipts.aclose()
 
     # -- SDK callbacks: nothing raised here may reach the SDK ------------------
 
+    def _from_trusted(self, sender: str | None) -> bool:
+        """The server's packets carry no sender. Neither do those of a hidden participant,
+        or of one the agent has not been told about yet (LiveKit announces non-publishing
+        participants in batches): so the signature, not this, is what keeps them out."""
+        return sender is None or sender in self._allowed
+
     def _on_data_received(self, packet: rtc.DataPacket) -> None:
         try:
-            if self._closed or packet.topic not in self._topics:
+            if self._closed or packet.topic not in (self._topic, self._legacy_topic):
                 return
-            # The server's packets carry no sender. Neither do those of a hidden
-            # participant or of one the agent does not know yet (LiveKit announces
-            # non-publishing participants in 3 s batches): a shared secret closes that gap.
             sender = packet.participant.identity if packet.participant is not None else None
-            if sender is not None and sender not in self._allowed:
+            if not self._from_trusted(sender):
                 logger.warning("ignored a cue-shaped packet from participant %r", sender)
-                self._drop(None, "?", "rejected", f"not from the server (sent by {sender!r})")
+                self._refuse(f"not from the server (sent by {sender!r})")
                 return
+            legacy_ok = packet.topic == self._legacy_topic
             # the gateway sends on the cue topic; the seed's triggers have no gateway id
             receipt = packet.topic == self._topic
-            self._spawn(self._process(packet.data, "data", receipt=receipt))
+            self._spawn(self._process(packet.data, "data", receipt=receipt, legacy_ok=legacy_ok))
         except Exception:
             logger.exception("error while receiving a data packet")
 
@@ -194,19 +220,51 @@ class CueListener(rtc.EventEmitter[EventType]):
         except Exception:
             logger.exception("error after the room reconnected")
 
+    def _caller_trusted(self, data: rtc.RpcInvocationData) -> bool:
+        caller = data.caller_identity
+        # LiveKit gives a server-initiated call the request id as caller identity.
+        from_server = caller == data.request_id and caller not in self._room.remote_participants
+        return from_server or caller in self._allowed
+
     async def _on_rpc(self, data: rtc.RpcInvocationData) -> str:
         try:
-            caller = data.caller_identity
-            # LiveKit gives a server-initiated call the request id as caller identity.
-            from_server = caller == data.request_id and caller not in self._room.remote_participants
-            if not from_server and caller not in self._allowed:
-                return self._drop(
-                    None, "?", "rejected", f"not from the server (sent by {caller!r})"
-                ).encode()
+            if not self._caller_trusted(data):
+                caller = data.caller_identity
+                return self._refuse(f"not from the server (sent by {caller!r})").encode()
             return (await self._process(data.payload.encode(), "rpc")).encode()
         except Exception:
             logger.exception("error while handling a cue over RPC")
             return Outcome(cue_id="?", status="rejected", reason="internal error").encode()
+
+    async def _on_status_rpc(self, data: rtc.RpcInvocationData) -> str:
+        """What became of the cues asked about; waits (a long poll) until one changes."""
+        try:
+            if not self._caller_trusted(data):
+                raise rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, "not from the server")
+            try:
+                request = _status.decode_request(
+                    data.payload, secret=self._key, room=self._room.name
+                )
+            except CueDecodeError as exc:
+                logger.warning("refused a status call: %s", exc.reason)
+                raise rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, exc.reason) from None
+            wait_s = min(request.wait_ms / 1000, data.response_timeout - _STATUS_MARGIN_S)
+            deadline = time.monotonic() + wait_s
+            while True:
+                changed = self._changed  # taken before looking, so no change is missed
+                answer = _status.changes(
+                    request.known, {i: self._ledger.get(i) for i in request.known}
+                )
+                remaining = deadline - time.monotonic()
+                if answer.outcomes or answer.unknown or remaining <= 0 or self._closed:
+                    return _status.encode_answer(answer)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), remaining)
+        except rtc.RpcError:
+            raise
+        except Exception:
+            logger.exception("error while answering a status call")
+            raise rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, "internal error") from None
 
     def _on_agent_state_changed(self, event: AgentStateChangedEvent) -> None:
         if event.old_state == "speaking":
@@ -228,38 +286,51 @@ class CueListener(rtc.EventEmitter[EventType]):
 
     # -- the pipeline -------------------------------------------------------------
 
-    async def _process(self, raw: bytes, transport: Transport, *, receipt: bool = False) -> Outcome:
+    async def _process(
+        self, raw: bytes, transport: Transport, *, receipt: bool = False, legacy_ok: bool = False
+    ) -> Outcome:
         """Run one cue through the pipeline; ``receipt``: report its outcomes to the gateway."""
         now = self._clock()
         try:
-            cue = decode_cue(raw, secret=self._secret, now=now)
+            if legacy_ok and is_legacy(raw):
+                cue = decode_cue(raw, now=now)
+            else:
+                cue = decode_cue(raw, secret=self._key, now=now, room=self._room.name, legacy=False)
+            check_clock(cue, now, tolerance_s=self._clock_skew_s)
         except CueDecodeError as exc:
-            # not reported: an id that did not decode (or verify) is not to be trusted
+            # not recorded: an id that did not decode (or verify) is not to be trusted
             logger.warning("rejected a cue: %s", exc.reason)
-            return self._drop(None, "?", "rejected", exc.reason)
+            return self._refuse(exc.reason)
         self._emit("cue_received", CueReceived(cue=cue, transport=transport))
 
-        if self._seen.check_and_add(cue.id, time.monotonic()):
-            reported = cue.id in self._receipt_ids
-            outcome = self._drop(
-                cue, cue.id, "duplicate", "this cue id was already received", report=False
+        if self._ledger.check_and_add(cue.id, time.monotonic()):
+            self._emit(
+                "cue_dropped",
+                CueDropped(
+                    outcome=Outcome(
+                        cue_id=cue.id, status="duplicate", reason="this cue id was already received"
+                    ),
+                    cue=cue,
+                ),
             )
-            # The first arrival's outcomes are the cue's receipt: a second copy (catch-up
-            # overlapping the packet) must not overwrite them. Only a cue first seen over
-            # RPC gets "duplicate" as its receipt.
-            if receipt and not reported:
-                self._send_receipt(outcome)
-            return outcome
-        if receipt:
-            self._track_receipt(cue.id)
+            # A copy answers with the first arrival's outcome so far: a sender retrying after
+            # a lost answer, or a catch-up overlapping the packet, learns what happened.
+            first = self._ledger.get(cue.id)
+            receipts = self._receipts
+            if receipt and first is not None and receipts and not receipts.tracks(cue.id):
+                receipts.track(cue.id)
+                receipts.forward(first)
+            return first or Outcome(cue_id=cue.id, status="duplicate")
+        if receipt and self._receipts is not None:
+            self._receipts.track(cue.id)
         if cue.is_expired(now):
-            return self._drop(cue, cue.id, "expired", "the cue expired before it arrived")
+            return self._settle(cue, "expired", "the cue expired before it arrived")
         if cue.kind not in BUILTIN_KINDS and cue.kind not in self._handlers:
-            return self._drop(cue, cue.id, "rejected", f"no handler for kind {cue.kind!r}")
+            return self._settle(cue, "rejected", f"no handler for kind {cue.kind!r}")
 
         decision = decide(cue, self._activity(), queue_empty=len(self._pending) == 0)
         if decision == "skip":
-            return self._drop(cue, cue.id, "skipped", "the agent or the user is talking")
+            return self._settle(cue, "skipped", "the agent or the user is talking")
         if self._speaks(cue) and self._limiter.at_limit(time.monotonic()):
             decision = "enqueue"  # the turn limit folds it into a later, merged turn
         if decision == "interrupt_and_act" and not self._interrupt_current():
@@ -267,9 +338,7 @@ class CueListener(rtc.EventEmitter[EventType]):
         if decision == "enqueue":
             self._pending.push(cue)
             self._drain_soon()
-            queued = Outcome(cue_id=cue.id, status="queued")
-            self._report(queued)
-            return queued
+            return self._settle(cue, "queued")
         return await self._act(Turn((cue,)))
 
     def _activity(self) -> Activity:
@@ -307,24 +376,25 @@ class CueListener(rtc.EventEmitter[EventType]):
     async def _act(self, turn: Turn) -> Outcome:
         cue = turn.leader
         try:
-            if cue.kind == "reply":
-                events = [c.text or "" for c in turn.cues]
-                handle = self._session.generate_reply(
-                    instructions=reply_instructions(events),
-                    allow_interruptions=_given(cue.allow_interruptions),
-                )
+            if cue.kind in ("reply", "say"):
+                if cue.kind == "reply":
+                    handle = self._session.generate_reply(
+                        instructions=reply_instructions([c.text or "" for c in turn.cues]),
+                        allow_interruptions=_given(cue.allow_interruptions),
+                    )
+                else:
+                    handle = self._session.say(
+                        cue.text or "", allow_interruptions=_given(cue.allow_interruptions)
+                    )
                 self._watch(handle, turn)
-            elif cue.kind == "say":
-                handle = self._session.say(
-                    cue.text or "", allow_interruptions=_given(cue.allow_interruptions)
-                )
-                self._watch(handle, turn)
-            elif cue.kind == "context":
+                for merged in turn.merged:
+                    self._settle(merged, "started", merged_into=cue.id)
+                return self._settle(cue, "started")
+            if cue.kind == "context":
                 await self._add_context(cue.text or "")
             elif cue.kind == "interrupt":
                 if not self._interrupt_current():
-                    reason = "the current speech is uninterruptible"
-                    return self._drop(cue, cue.id, "skipped", reason)
+                    return self._settle(cue, "skipped", "the current speech is uninterruptible")
             else:
                 result = self._handlers[cue.kind](cue)
                 if inspect.isawaitable(result):
@@ -332,17 +402,9 @@ class CueListener(rtc.EventEmitter[EventType]):
         except Exception as exc:
             logger.exception("acting on cue %s failed", cue.id)
             for c in turn.cues:
-                self._drop(c, c.id, "rejected", f"the agent could not act on it: {exc}")
-            return Outcome(cue_id=cue.id, status="rejected", reason=str(exc))
-
-        applied = Outcome(cue_id=cue.id, status="applied")
-        self._report(applied)
-        self._emit("cue_applied", CueApplied(cue=cue, outcome=applied))
-        for c in turn.merged:
-            merged = Outcome(cue_id=c.id, status="coalesced", reason=f"merged into cue {cue.id}")
-            self._report(merged)
-            self._emit("cue_applied", CueApplied(cue=c, outcome=merged))
-        return applied
+                self._settle(c, "rejected", f"the agent could not act on it: {exc}")
+            return self._ledger.get(cue.id) or Outcome(cue_id=cue.id, status="rejected")
+        return self._settle(cue, "applied")
 
     async def _add_context(self, text: str) -> None:
         agent = self._session.current_agent
@@ -356,11 +418,30 @@ class CueListener(rtc.EventEmitter[EventType]):
         handle.add_done_callback(self._on_speech_done)
 
     def _on_speech_done(self, handle: SpeechHandle) -> None:
+        """The final receipt of a turn's cues: what was said, when, and whether it was cut."""
         try:
             turn = self._speeches.pop(handle, None)
-            if turn is not None and handle.interrupted:
+            if turn is not None:
+                said, started, ended = _speech_receipt(handle)
+                error = handle.exception()
+                if error is not None:
+                    status: OutcomeStatus = "interrupted"
+                    reason: str | None = f"its speech failed: {error}"
+                elif handle.interrupted:
+                    status, reason = "interrupted", "its speech was cut off"
+                else:
+                    status, reason = "applied", None
                 for c in turn.cues:
-                    self._drop(c, c.id, "interrupted", "its speech was cut off")
+                    merged = c is not turn.leader
+                    self._settle(
+                        c,
+                        "coalesced" if merged and status == "applied" else status,
+                        reason,
+                        said=said,
+                        speech_started_at=started,
+                        speech_ended_at=ended,
+                        merged_into=turn.leader.id if merged else None,
+                    )
             self._drain_soon()
         except Exception:
             logger.exception("error after a cue's speech ended")
@@ -380,7 +461,7 @@ class CueListener(rtc.EventEmitter[EventType]):
             self._drain_again = False
             while len(self._pending) and not self._closed:
                 for cue in self._pending.drop_expired(self._clock()):
-                    self._drop(cue, cue.id, "expired", "it expired while waiting")
+                    self._settle(cue, "expired", "it expired while waiting")
                 if not len(self._pending):
                     break
                 activity = self._activity()
@@ -425,21 +506,31 @@ class CueListener(rtc.EventEmitter[EventType]):
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(max(0.0, at - now) + 0.01, self._drain_soon)
 
-    # -- helpers ------------------------------------------------------------------
+    # -- outcomes: the one place they are recorded, reported and announced --------
 
-    def _drop(
-        self,
-        cue: Cue | None,
-        cue_id: str,
-        status: OutcomeStatus,
-        reason: str,
-        *,
-        report: bool = True,
+    def _settle(
+        self, cue: Cue, status: OutcomeStatus, reason: str | None = None, **receipt: Any
     ) -> Outcome:
-        outcome = Outcome(cue_id=cue_id, status=status, reason=reason)
-        if report:
-            self._report(outcome)
-        self._emit("cue_dropped", CueDropped(outcome=outcome, cue=cue))
+        """Record ``cue``'s new outcome (never over a final one), report it, emit its event."""
+        outcome = Outcome(cue_id=cue.id, status=status, reason=reason, **receipt)
+        if not self._ledger.record(outcome):
+            return self._ledger.get(cue.id) or outcome
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if self._receipts is not None:
+            self._receipts.forward(outcome)
+        if status == "started":
+            self._emit("cue_started", CueStarted(cue=cue, outcome=outcome))
+        elif status in ("applied", "coalesced"):
+            self._emit("cue_applied", CueApplied(cue=cue, outcome=outcome))
+        elif outcome.final:
+            self._emit("cue_dropped", CueDropped(outcome=outcome, cue=cue))
+        return outcome
+
+    def _refuse(self, reason: str) -> Outcome:
+        """A payload that is not a trustworthy cue: answered, logged, never recorded."""
+        outcome = Outcome(cue_id="?", status="rejected", reason=reason)
+        self._emit("cue_dropped", CueDropped(outcome=outcome, cue=None))
         return outcome
 
     def _emit(self, event: EventType, payload: object) -> None:
@@ -453,19 +544,19 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # -- the gateway: catch-up and receipts for the data transport -----------------
+    # -- the gateway: catch-up for the data transport -------------------------------
 
     async def _catch_up(self, why: str) -> None:
         """Fetch the cues the gateway holds for this room and run each as a data packet.
 
-        They come from the gateway, fetched with our key, so their origin is trusted;
-        a cue that also arrives as a packet is a duplicate and is acted on once.
+        They are signed like any cue; a cue that also arrives as a packet is a duplicate
+        and is acted on once.
         """
-        if self._gateway is None or self._closed:
+        if self._receipts is None or self._closed:
             return
         try:
             room = self._room.name
-            cues = await self._gateway.pending(room)
+            cues = await self._receipts.client.pending(room)
             if cues:
                 logger.info("caught up on %d cues for room %r (%s)", len(cues), room, why)
             for raw in cues:
@@ -475,63 +566,25 @@ class CueListener(rtc.EventEmitter[EventType]):
         except Exception:
             logger.exception("catching up with the gateway failed")
 
-    def _track_receipt(self, cue_id: str) -> None:
-        if self._gateway is None:
-            return
-        self._receipt_ids[cue_id] = None
-        self._receipt_ids.move_to_end(cue_id)
-        while len(self._receipt_ids) > self._receipt_max:
-            self._receipt_ids.popitem(last=False)
 
-    def _report(self, outcome: Outcome) -> None:
-        """Report ``outcome`` if its cue came over the data transport (or from catch-up)."""
-        if outcome.cue_id in self._receipt_ids:
-            self._send_receipt(outcome)
+def _speech_receipt(handle: SpeechHandle) -> tuple[str, datetime | None, datetime | None]:
+    """What a finished speech said (as far as it got) and when it started and ended."""
+    said: list[str] = []
+    started: float | None = None
+    ended: float | None = None
+    for item in handle.chat_items:
+        if isinstance(item, llm.ChatMessage) and item.role == "assistant":
+            said.append(item.text_content or "")
+            metrics = item.metrics
+            if started is None and "started_speaking_at" in metrics:
+                started = metrics["started_speaking_at"]
+            if "stopped_speaking_at" in metrics:
+                ended = metrics["stopped_speaking_at"]
+    return " ".join(s for s in said if s).strip(), _time(started), _time(ended)
 
-    def _send_receipt(self, outcome: Outcome) -> None:
-        """In the background, after this cue's earlier receipts: the caller never waits."""
-        gateway = self._gateway
-        if gateway is None:
-            return
-        try:
-            previous = self._receipt_tails.get(outcome.cue_id)
-            task = asyncio.get_running_loop().create_task(
-                self._post_receipt(gateway, previous, outcome)
-            )
-            self._receipt_tails[outcome.cue_id] = task
-            self._receipt_tasks.add(task)
-            task.add_done_callback(functools.partial(self._receipt_sent, outcome.cue_id))
-        except Exception:
-            logger.exception("could not schedule the receipt for cue %s", outcome.cue_id)
 
-    async def _post_receipt(
-        self, gateway: GatewayClient, previous: asyncio.Task[None] | None, outcome: Outcome
-    ) -> None:
-        try:
-            if previous is not None:
-                await asyncio.wait([previous])  # in order per cue, whatever became of it
-            await gateway.report(outcome.cue_id, outcome.status, outcome.reason)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("reporting cue %s to the gateway failed", outcome.cue_id)
-
-    def _receipt_sent(self, cue_id: str, task: asyncio.Task[None]) -> None:
-        self._receipt_tasks.discard(task)
-        if self._receipt_tails.get(cue_id) is task:  # else a later receipt is its tail now
-            del self._receipt_tails[cue_id]
-
-    async def _flush_receipts(self) -> None:
-        """Give receipts still on their way a moment, then give up on them."""
-        tasks = [t for t in self._receipt_tasks if not t.done()]
-        if not tasks:
-            return
-        _, late = await asyncio.wait(tasks, timeout=_RECEIPT_FLUSH_S)
-        if late:
-            logger.warning("%d receipts for the gateway were not sent before closing", len(late))
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+def _time(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
 def _given(value: bool | None) -> Any:
@@ -547,12 +600,16 @@ def attach(
     session: AgentSession[Any],
     room: rtc.Room,
     *,
+    secret: Secret | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
     topic: str = DEFAULT_TOPIC,
-    legacy_topic: str | None = LEGACY_TOPIC,
+    accept_legacy: bool = False,
+    legacy_topic: str = LEGACY_TOPIC,
     allow_identities: Iterable[str] = (),
-    secret: str | bytes | None = None,
     max_turns_per_minute: int = 10,
     dedup_ttl_s: float = 3600.0,
+    clock_skew_s: float = CLOCK_SKEW_S,
     clock: Callable[[], datetime] = utcnow,
     gateway_url: str | None = None,
     gateway_key: str | None = None,
@@ -560,28 +617,43 @@ def attach(
 ) -> CueListener:
     """Serve cues to ``session`` from ``room``. Call after ``session.start()``.
 
+    Every cue must be signed (both transports). The key, by default, is derived from
+    the LiveKit API key pair the worker runs with (``LIVEKIT_API_KEY`` and
+    ``LIVEKIT_API_SECRET``, or ``api_key``/``api_secret``), the same one livecue's
+    senders derive; ``LIVECUE_SECRET`` in the environment or ``secret=`` replaces it.
+
+    - ``accept_legacy``: also act on the seed's unsigned ``{"action": "trigger_reply"}``
+      packets on ``legacy_topic``. Off by default: anyone whose packet reaches the agent
+      without a sender (the server, but also hidden or not-yet-announced participants)
+      could make it speak. A warning is logged when on.
     - ``allow_identities``: participants whose packets and RPC calls count as trusted
-      (by default only the server's are).
-    - ``secret``: a shared HMAC secret; every cue must then be signed with it.
+      (by default only the server's); their cues must be signed too.
     - ``max_turns_per_minute``: cue-driven agent turns allowed per minute; beyond it,
       waiting replies merge into one turn when the limit frees up.
+    - ``clock_skew_s``: a cue created further in the future than this is refused.
     - ``gateway_url`` and ``gateway_key`` (an API key with the ``agent`` scope) of a
       ``livecue serve`` gateway: on start and after every reconnect the agent fetches the
-      cues held for its room, and it reports the outcomes of every cue that came over the
-      data transport (the gateway's receipt), in the background; a gateway that is down
-      costs a warning in the log, never a cue.
+      cues held for its room, and it reports the outcomes of cues that came over the data
+      transport as they happen. Optional: the gateway also asks the agent itself.
     - ``response_window_s``: after the agent or the user stops talking, how long a
       ``queue`` cue leaves the floor to the other side before it acts (0 turns it off).
     """
+    key = (
+        as_key(secret)
+        if secret is not None
+        else key_from_env(api_key=api_key, api_secret=api_secret)
+    )
     listener = CueListener(
         session,
         room,
+        key=key,
         topic=topic,
+        accept_legacy=accept_legacy,
         legacy_topic=legacy_topic,
         allow_identities=allow_identities,
-        secret=secret,
         max_turns_per_minute=max_turns_per_minute,
         dedup_ttl_s=dedup_ttl_s,
+        clock_skew_s=clock_skew_s,
         clock=clock,
         gateway_url=gateway_url,
         gateway_key=gateway_key,

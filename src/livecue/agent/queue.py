@@ -1,4 +1,4 @@
-"""Pure bookkeeping for the agent side: dedup, waiting cues, turn rate limit.
+"""Pure bookkeeping for the agent side: waiting cues and the turn rate limit.
 
 Times are plain floats (seconds) or datetimes passed in by the caller, so all
 of it is testable without a clock or an event loop.
@@ -6,41 +6,11 @@ of it is testable without a clock or an event loop.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
 from .._cue import Cue
-
-
-class SeenIds:
-    """Ids acted on recently: bounded in count and in time."""
-
-    def __init__(self, *, ttl_s: float = 3600.0, max_size: int = 10_000) -> None:
-        self._ttl_s = ttl_s
-        self._max_size = max_size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def check_and_add(self, cue_id: str, now: float) -> bool:
-        """True if ``cue_id`` was already seen (a duplicate); otherwise remember it."""
-        self._evict(now)
-        if cue_id in self._seen:
-            return True
-        self._seen[cue_id] = now
-        if len(self._seen) > self._max_size:
-            self._seen.popitem(last=False)
-        return False
-
-    def _evict(self, now: float) -> None:
-        # insertion order is time order, so expired ids sit at the front
-        while self._seen:
-            first_id, at = next(iter(self._seen.items()))
-            if now - at < self._ttl_s:
-                break
-            del self._seen[first_id]
-
-    def __len__(self) -> int:
-        return len(self._seen)
 
 
 class TurnLimiter:

@@ -2,84 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from .._livekit import Credentials
 from . import errors
 from .config import GatewayConfig, Settings, load_config
+from .middleware import BodyLimit, JsonByDefault
 from .routes import cues, hooks, livekit_webhook, ops, rooms
 from .runtime import Gateway
-
-
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, before they are read whole."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
-            return
-        seen = 0
-        buffered: list[Message] = []
-        if declared is None:
-            # No Content-Length (chunked): read the body here, up to the limit, before the app
-            # runs. Raised from inside FastAPI's body parsing, _TooLarge would become a 400.
-            while True:
-                message = await receive()
-                buffered.append(message)
-                if message["type"] != "http.request":
-                    break
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    await self._refuse(send)
-                    return
-                if not message.get("more_body", False):
-                    break
-
-        async def counted() -> Message:
-            nonlocal seen
-            if buffered:
-                return buffered.pop(0)
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        error = errors.PayloadTooLarge(f"request body over {self.max_bytes} bytes")
-        body = json.dumps(errors.error_body(error.code, error.message)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(
@@ -103,5 +37,6 @@ def create_app(
     errors.install(app)
     for router in (cues.router, rooms.router, hooks.router, livekit_webhook.router, ops.router):
         app.include_router(router)
+    app.add_middleware(JsonByDefault, prefixes=("/v1/",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -10,9 +10,16 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._scopes import SCOPES
+
+if TYPE_CHECKING:
+    from ..store import KeyRecord, Store
+
+T = TypeVar("T")
 
 
 def add_commands(commands: Any) -> None:
@@ -57,6 +64,27 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--db", metavar="PATH", help="SQLite database file (default: livecue.db)")
     create.set_defaults(run=_keys_create)
 
+    listing = key_commands.add_parser(
+        "list",
+        help="list the API keys (never their secrets)",
+        description="List every API key: id, name, scopes, when created and when revoked. "
+        "Secrets are not stored, so they cannot be shown.",
+    )
+    listing.add_argument("--db", metavar="PATH", help="SQLite database file (default: livecue.db)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(run=_keys_list)
+
+    revoke = key_commands.add_parser(
+        "revoke",
+        help="revoke an API key",
+        description="Revoke an API key: every request made with it is refused (401) within "
+        "2 seconds. The record stays, marked revoked.",
+        epilog="example: livecue keys revoke 3f9c2a1b0d4e5f60 --db livecue.db",
+    )
+    revoke.add_argument("key_id", metavar="ID", help="the key's id (see livecue keys list)")
+    revoke.add_argument("--db", metavar="PATH", help="SQLite database file (default: livecue.db)")
+    revoke.set_defaults(run=_keys_revoke)
+
 
 def _settings(args: argparse.Namespace) -> Any:
     from .config import Settings
@@ -86,29 +114,98 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keys_create(args: argparse.Namespace) -> int:
-    import asyncio
+def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` on the gateway's store (migrated first), then close it."""
+    import asyncio  # here, not at the top: `livecue --help` should not pay for it
 
     from ..store import SQLiteStore
+
+    async def run() -> T:
+        store = SQLiteStore(_settings(args).db)
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.aclose()
+
+    return asyncio.run(run())
+
+
+def _keys_create(args: argparse.Namespace) -> int:
     from .services import keys
 
     settings = _settings(args)
     issued = keys.issue()
     scopes = sorted(set(args.scope))
 
-    async def store_key() -> None:
-        store = SQLiteStore(settings.db)
-        try:
-            await store.migrate()
-            await store.add_key(
-                issued.key_id, issued.secret_hash, scopes, name=args.name, now=time.time()
-            )
-        finally:
-            await store.aclose()
+    async def store_key(store: Store) -> None:
+        await store.add_key(
+            issued.key_id, issued.secret_hash, scopes, name=args.name, now=time.time()
+        )
 
-    asyncio.run(store_key())
+    _with_store(args, store_key)
     print(
         json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": settings.db}), file=sys.stderr
     )
     print(issued.token)
     return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    async def read(store: Store) -> list[KeyRecord]:
+        return await store.list_keys()
+
+    records = _with_store(args, read)
+    rows = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "scopes": sorted(k.scopes),
+            "created_at": _stamp(k.created_at),
+            "revoked_at": _stamp(k.revoked_at) if k.revoked_at is not None else None,
+        }
+        for k in records
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no API keys (create one with: livecue keys create --scope ...)")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "name", "scopes", "created", "revoked"):
+        table.add_column(column, no_wrap=column != "name")
+    for row in rows:
+        table.add_row(
+            Text(str(row["id"])),
+            Text(str(row["name"] or "")),
+            Text(" ".join(row["scopes"])),  # type: ignore[arg-type]
+            Text(str(row["created_at"])),
+            Text(str(row["revoked_at"] or "")),
+        )
+    Console(highlight=False).print(table)
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    async def revoke(store: Store) -> tuple[bool, bool]:
+        existed = any(k.id == args.key_id for k in await store.list_keys())
+        return existed, await store.revoke_key(args.key_id, now=time.time())
+
+    existed, revoked = _with_store(args, revoke)
+    if not existed:
+        print(f"error: no API key with id {args.key_id!r}", file=sys.stderr)
+        return 1
+    if not revoked:
+        print(f"key {args.key_id} was already revoked")
+        return 0
+    print(f"revoked key {args.key_id}")
+    return 0
+
+
+def _stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .._cue import Policy
@@ -43,6 +51,8 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0)
     retention_s: float = Field(7 * 24 * 3600.0, gt=0)
     """Finished cues (and their history) older than this are deleted."""
+    secret: SecretStr | None = None
+    """``LIVECUE_SECRET``: signs cues instead of the key derived from LIVEKIT_API_SECRET."""
 
 
 class VerifyConfig(BaseModel):

@@ -79,6 +79,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            error_body("http_error", str(exc.detail)), exc.status_code, headers=exc.headers
-        )
+        detail = str(exc.detail)
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer when json.loads fails other than by syntax
+            detail = (
+                "the body is not valid JSON: invalid UTF-8, nested too deeply, "
+                "or a number too large"
+            )
+        return JSONResponse(error_body("http_error", detail), exc.status_code, headers=exc.headers)

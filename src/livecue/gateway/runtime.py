@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from .._cue import decode_cue, encode_cue
 from .._errors import LivecueError
 from .._livekit import Credentials
+from .._signing import SigningKey
 from ..sender import CueSender
-from ..store import KeyRecord, SQLiteStore, Store
+from ..store import CueRecord, KeyRecord, SQLiteStore, Store
 from .config import GatewayConfig, Settings
 from .services.cue_templates import CueRenderer
 from .services.dispatcher import Dispatcher
 from .services.hooks import HookProcessor
 from .services.intake import Intake
+from .services.livekit_events import LiveKitEvents
 from .services.metrics import Metrics
 from .services.ratelimit import TokenBuckets
-from .services.registry import RoomRegistry
+from .services.receipts import Receipts, ReceiptWatcher
 from .services.schedules import Scheduler
 
 logger = logging.getLogger("livecue.gateway")
 
-KEY_CACHE_S = 5.0
-"""How long a looked-up API key is trusted before it is read again (so revocation lags)."""
+KEY_CACHE_S = 2.0
+"""How long a looked-up API key is trusted before it is read again (a revocation takes
+effect within this)."""
 
 
 class Gateway:
@@ -44,19 +50,30 @@ class Gateway:
         self.credentials = credentials
         self.clock = clock
         self.metrics = Metrics()
+        secret = settings.secret.get_secret_value() if settings.secret else ""
+        self.signing_key = (
+            SigningKey.from_secret(secret)
+            if secret
+            else SigningKey.from_livekit(credentials.api_key, credentials.api_secret)
+        )
         self.store: Store = SQLiteStore(settings.db)
         self.key_limits = TokenBuckets(
             settings.rate_per_key, burst=max(1.0, 2 * settings.rate_per_key)
         )
-        self.registry = RoomRegistry(on_agent_joined=self._agent_joined)
         self._sender: CueSender | None = None
         self._dispatcher: Dispatcher | None = None
+        self._watcher: ReceiptWatcher | None = None
+        self.receipts = Receipts(self.store, self.metrics, wake=self._wake, clock=clock)
+        self.livekit_events = LiveKitEvents(
+            agent_joined=self._agent_joined, participant_left=self.receipts.agent_left
+        )
         self.intake = Intake(
             self.store,
             self.metrics,
             rate_per_room=settings.rate_per_room,
             default_transport=settings.transport,
             wake=self._wake,
+            signing_key=self.signing_key,
             clock=clock,
         )
         self.renderer = CueRenderer()
@@ -108,6 +125,13 @@ class Gateway:
             raise RuntimeError("the gateway is not started")
         return self._dispatcher
 
+    def signed(self, record: CueRecord) -> dict[str, Any]:
+        """A stored cue as its agent gets it: signed and bound to its room."""
+        cue = decode_cue(record.payload, legacy=False)
+        wire = encode_cue(cue, secret=self.signing_key, room=record.room)
+        payload: dict[str, Any] = json.loads(wire)
+        return payload
+
     def _wake(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.wake()
@@ -121,18 +145,29 @@ class Gateway:
         self._sender = CueSender(
             self.credentials,
             transport=self.settings.transport,
+            secret=self.signing_key,
             rpc_timeout_s=self.settings.rpc_timeout_s,
             concurrency=self.settings.dispatch_concurrency,
         )
+        self._watcher = ReceiptWatcher(self.store, self._sender, self.receipts, clock=self.clock)
         self._dispatcher = Dispatcher(
-            self.store, self._sender, self.settings, self.metrics, clock=self.clock
+            self.store,
+            self._sender,
+            self.settings,
+            self.metrics,
+            self.receipts,
+            on_handed_over=self._watcher.wake,
+            clock=self.clock,
         )
         await self._dispatcher.start()
+        self._watcher.start()
         await self.scheduler.start()
         logger.info("gateway started", extra={"db": self.settings.db})
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        if self._watcher is not None:
+            await self._watcher.stop()
         if self._dispatcher is not None:
             await self._dispatcher.stop(self.settings.shutdown_grace_s)
         if self._sender is not None:

@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from .._cue import Cue, OutcomeStatus, Policy, new_cue
+from .._cue import (
+    ID_PATTERN,
+    KIND_PATTERN,
+    MAX_AGENT_NAME,
+    MAX_COALESCE_KEY,
+    MAX_ID,
+    MAX_KIND,
+    MAX_ROOM_BYTES,
+    Cue,
+    Outcome,
+    OutcomeStatus,
+    Policy,
+    check_agent_name,
+    check_room,
+    new_cue,
+)
+from .._errors import CueDecodeError
+
+
+def _rule(check: Callable[[Any], str]) -> Callable[[Any], str]:
+    """An envelope check as a pydantic validator (its message becomes the 422's)."""
+
+    def validate(value: Any) -> str:
+        try:
+            return check(value)
+        except CueDecodeError as exc:
+            raise ValueError(exc.reason) from None
+
+    return validate
+
+
+RoomName = Annotated[
+    str, Field(min_length=1, max_length=MAX_ROOM_BYTES), AfterValidator(_rule(check_room))
+]
+AgentName = Annotated[
+    str, Field(min_length=1, max_length=MAX_AGENT_NAME), AfterValidator(_rule(check_agent_name))
+]
 
 
 class CueIn(BaseModel):
@@ -15,16 +52,16 @@ class CueIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field("reply", min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.\-]*$")
+    kind: str = Field("reply", min_length=1, max_length=MAX_KIND, pattern=f"^{KIND_PATTERN}$")
     text: str | None = None
     data: dict[str, Any] | None = None
     policy: Policy = "queue"
-    coalesce_key: str | None = Field(None, max_length=128)
+    coalesce_key: str | None = Field(None, max_length=MAX_COALESCE_KEY)
     ttl_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
     allow_interruptions: bool | None = None
-    id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
+    id: str | None = Field(None, min_length=1, max_length=MAX_ID, pattern=f"^{ID_PATTERN}$")
     transport: Literal["rpc", "data"] | None = None
-    agent_name: str | None = Field(None, max_length=128)
+    agent_name: AgentName | None = None
 
     def to_cue(self, *, default_ttl_s: float, now: datetime) -> Cue:
         return new_cue(
@@ -45,8 +82,8 @@ class BroadcastIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rooms: list[str] | None = Field(None, min_length=1, max_length=10_000)
-    prefix: str | None = Field(None, min_length=1)
+    rooms: list[RoomName] | None = Field(None, min_length=1, max_length=10_000)
+    prefix: RoomName | None = None
     all: bool = False
     cue: CueIn
 
@@ -71,7 +108,18 @@ class BroadcastAccepted(BaseModel):
 class HistoryEntry(BaseModel):
     at: datetime
     state: str
+    outcome: str | None = None
     reason: str | None = None
+
+
+class Receipt(BaseModel):
+    """What the agent reported: for reply and say, what it said and when it spoke."""
+
+    said: str | None = None
+    speech_started_at: datetime | None = None
+    speech_ended_at: datetime | None = None
+    merged_into: str | None = None
+    """For a coalesced cue: the cue whose turn carried it."""
 
 
 class CueStatus(BaseModel):
@@ -79,8 +127,16 @@ class CueStatus(BaseModel):
     room: str
     transport: Literal["rpc", "data"]
     status: str
+    """The gateway's state: queued, sending, held, retrying, at_agent (not final), or
+    delivered, expired, failed (final)."""
+    final: bool
     outcome: str | None
+    """The agent's latest word: queued, started (not final), or applied, coalesced,
+    interrupted, skipped, duplicate, expired, rejected."""
     reason: str | None
+    agent: str | None
+    """The identity of the agent that has (or had) it."""
+    receipt: Receipt | None
     attempts: int
     created_at: datetime
     updated_at: datetime
@@ -97,10 +153,19 @@ class RoomOut(BaseModel):
 
 
 class OutcomeIn(BaseModel):
+    """An agent's report on a cue (the fields of its outcome, without the id)."""
+
     model_config = ConfigDict(extra="forbid")
 
     status: OutcomeStatus
     reason: str | None = Field(None, max_length=1000)
+    said: str | None = Field(None, max_length=4000)
+    speech_started_at: datetime | None = None
+    speech_ended_at: datetime | None = None
+    merged_into: str | None = Field(None, max_length=MAX_ID)
+
+    def to_outcome(self, cue_id: str) -> Outcome:
+        return Outcome(cue_id=cue_id, **self.model_dump())
 
 
 class PendingOut(BaseModel):

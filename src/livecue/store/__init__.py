@@ -1,13 +1,16 @@
 """Durable storage for the gateway: the outbox of cues, their history, hooks, schedules, keys.
 
-``SQLiteStore`` is the embedded default. Every store offers the same async
-methods (see ``SQLiteStore``); SQL lives in ``sql/*.sql`` as named queries.
+Everything depends on :class:`Store`, the interface; ``SQLiteStore`` is the
+embedded implementation. SQL lives in ``sql/<backend>/`` as named queries and
+numbered migrations; the rules of a cue's life are pure functions in ``records``.
 """
 
 from __future__ import annotations
 
+from .base import Store
 from .records import (
     FINAL_STATES,
+    OPEN_STATES,
     SCOPES,
     CueEvent,
     CueRecord,
@@ -15,14 +18,16 @@ from .records import (
     KeyRecord,
     NewCue,
     Scope,
-    state_after_outcome,
+    Transition,
+    WatchedCue,
+    room_missing,
+    state_for_outcome,
 )
 from .sqlite import SQLiteStore
 
-Store = SQLiteStore
-
 __all__ = [
     "FINAL_STATES",
+    "OPEN_STATES",
     "SCOPES",
     "CueEvent",
     "CueRecord",
@@ -32,5 +37,8 @@ __all__ = [
     "SQLiteStore",
     "Scope",
     "Store",
-    "state_after_outcome",
+    "Transition",
+    "WatchedCue",
+    "room_missing",
+    "state_for_outcome",
 ]

@@ -1,4 +1,10 @@
-"""What the gateway stores: cues and their history, keys. Plain data, no I/O."""
+"""What the gateway stores, and the rules of a cue's life. Plain data and pure functions.
+
+A cue's **state** says where it is on the gateway's side; its **outcome** is the
+agent's latest word on it. Every outcome reaches the record through
+:func:`after_outcome`, the one outcome-to-state mapping, which never lets a late
+outcome replace a final one or move a cue backwards.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,102 @@ from typing import Literal
 from .._scopes import SCOPES as SCOPES
 from .._scopes import Scope as Scope
 
-CueState = Literal["queued", "sending", "delivered", "held", "retrying", "expired", "failed"]
+CueState = Literal[
+    "queued", "sending", "held", "retrying", "at_agent", "delivered", "expired", "failed"
+]
 FINAL_STATES: frozenset[str] = frozenset({"delivered", "expired", "failed"})
+OPEN_STATES: frozenset[str] = frozenset({"queued", "sending", "held", "retrying", "at_agent"})
 
-# the agent's answers that end a cue other than "delivered"
-_STATE_AFTER_OUTCOME: dict[str, CueState] = {"expired": "expired", "rejected": "failed"}
+_STATE_OF_OUTCOME: dict[str, CueState] = {
+    "queued": "at_agent",  # waiting in the agent's queue
+    "started": "at_agent",  # the agent's speech for it is under way
+    "applied": "delivered",
+    "coalesced": "delivered",
+    "interrupted": "delivered",
+    "skipped": "delivered",
+    "duplicate": "delivered",
+    "expired": "expired",
+    "rejected": "failed",
+}
+# None: handed over (a data packet) with no word from the agent yet
+_RANK = {None: 0, "queued": 1, "started": 2}
+
+OVERDUE_S = 300.0
+"""A cue still at the agent this long after its expiry is closed without a final receipt."""
 
 
-def state_after_outcome(outcome: str | None) -> CueState:
-    """The state a cue ends in once its agent answered ``outcome`` (an RPC answer or receipt)."""
-    return _STATE_AFTER_OUTCOME.get(outcome or "", "delivered")
+def state_for_outcome(outcome: str | None) -> CueState:
+    """The state a cue is in once its agent has said ``outcome`` (None: nothing yet)."""
+    if outcome is None:
+        return "at_agent"
+    return _STATE_OF_OUTCOME[outcome]
+
+
+def _rank(outcome: str | None) -> int:
+    return _RANK.get(outcome, 3)
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: CueState
+    outcome: str | None
+    reason: str | None
+
+
+def after_outcome(
+    state: str, outcome: str | None, new_outcome: str | None, reason: str | None
+) -> Transition | None:
+    """Where a cue in ``state`` (latest outcome ``outcome``) goes when the agent reports
+    ``new_outcome``; None when nothing may change: the cue is final already, or the report
+    is older news than what is known (``queued`` after ``started``, say)."""
+    if state in FINAL_STATES:
+        return None
+    if state == "at_agent" and _rank(new_outcome) < _rank(outcome):
+        return None
+    return Transition(state_for_outcome(new_outcome), new_outcome, reason)
+
+
+def after_agent_left(
+    outcome: str | None, *, expired: bool, identity: str, lost: bool = False
+) -> Transition:
+    """Where a cue at an agent goes when that agent leaves before it is done with it
+    (``lost``: the agent is there but has no record of the cue — a new process with the
+    same identity, or a packet that never arrived).
+
+    Not acted on yet: delivered again to the next agent (its dedup by id keeps it once),
+    unless it has expired. Acted on (its speech started): never delivered again.
+    """
+    what = f"the agent {identity!r} " + ("has no record of it" if lost else "left")
+    if outcome == "started":
+        return Transition("delivered", "interrupted", f"{what} while acting on it")
+    if expired:
+        return Transition("expired", outcome, f"{what} before acting on it, and it expired")
+    return Transition("queued", outcome, f"{what} before acting on it: delivering it again")
+
+
+def after_overdue(outcome: str | None, identity: str | None) -> Transition:
+    """A cue still at the agent long after it expired, with no final receipt."""
+    if outcome == "started":
+        return Transition(
+            "delivered", outcome, f"the agent {identity!r} started it; no final receipt came"
+        )
+    return Transition(
+        "expired", outcome, f"the agent {identity!r} never reported acting on it before expiry"
+    )
+
+
+def room_missing(room: str) -> str:
+    """The reason a cue is held because its room does not exist (yet)."""
+    return f"room {room!r} does not exist on the LiveKit server"
+
+
+def expiry_reason(state: str, held_reason: str | None, room: str) -> str:
+    """The final reason of a cue that expired before it reached an agent."""
+    if state == "held" and held_reason == room_missing(room):
+        return f"expired: room {room!r} did not exist on the LiveKit server before the cue expired"
+    if state == "held":
+        return f"expired: no agent joined room {room!r} before the cue expired"
+    return "expired before delivery"
 
 
 @dataclass(frozen=True)
@@ -48,7 +140,10 @@ class CueRecord:
     attempts: int
     next_attempt_at: float
     expires_at: float
+    agent_identity: str | None
     outcome: str | None
+    receipt: str | None
+    """The agent's latest outcome as JSON (what was said, when, merged into which cue)."""
     reason: str | None
     key_id: str | None
     idempotency_key: str | None
@@ -69,6 +164,19 @@ class CueEvent:
     at: float
     state: str
     reason: str | None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class WatchedCue:
+    """A cue at an agent, not final yet: the gateway asks that agent about it."""
+
+    id: str
+    room: str
+    agent_identity: str
+    outcome: str | None
+    transport: Literal["rpc", "data"]
+    updated_at: float
 
 
 @dataclass(frozen=True)
@@ -78,3 +186,4 @@ class KeyRecord:
     scopes: frozenset[str]
     name: str | None
     created_at: float
+    revoked_at: float | None = None

@@ -1,4 +1,8 @@
-"""The cue API: accept, broadcast, look up, and the data transport's receipts and catch-up."""
+"""The cue API: accept, broadcast, look up, and the data transport's receipts and catch-up.
+
+Room names may hold ``/``, spaces and any letters: the ``{room:path}`` routes take
+the rest of the path (percent-decoded) as the name.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +13,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path
 
 from ..._cue import utcnow
-from ...store import KeyRecord, state_after_outcome
+from ...store import KeyRecord
 from ..deps import GatewayDep, require
-from ..errors import NotFound, Unavailable, Unprocessable
+from ..errors import NotFound
 from ..schemas import (
     BroadcastAccepted,
     BroadcastIn,
     CueAccepted,
     CueIn,
     CueStatus,
-    HistoryEntry,
     OutcomeIn,
     PendingOut,
-    utc,
+    RoomName,
 )
 from ..services.intake import Origin
+from ..views import cue_status
 
 router = APIRouter(prefix="/v1", tags=["cues"])
 
-RoomName = Annotated[str, Path(min_length=1, max_length=256)]
+RoomPath = Annotated[RoomName, Path(description="The LiveKit room name (percent-encoded)")]
 CueId = Annotated[str, Path(min_length=1, max_length=64)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -39,9 +43,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/rooms/{room}/cues", status_code=202, response_model=CueAccepted, responses=_ERRORS)
+@router.post(
+    "/rooms/{room:path}/cues", status_code=202, response_model=CueAccepted, responses=_ERRORS
+)
 async def send_cue(
-    room: RoomName,
+    room: RoomPath,
     body: CueIn,
     gateway: GatewayDep,
     key: Annotated[KeyRecord, require("send")],
@@ -103,26 +109,11 @@ async def broadcast(
 async def get_cue(
     cue_id: CueId, gateway: GatewayDep, _: Annotated[KeyRecord, require("read")]
 ) -> CueStatus:
-    """A cue's status, the agent's outcome, and its timestamped history."""
+    """A cue's state, the agent's outcome and receipt, and its timestamped history."""
     record = await gateway.store.get_cue(cue_id)
     if record is None:
         raise NotFound(f"no cue with id {cue_id!r}")
-    history = await gateway.store.history(cue_id)
-    return CueStatus(
-        id=record.id,
-        room=record.room,
-        transport=record.transport,
-        status=record.state,
-        outcome=record.outcome,
-        reason=record.reason,
-        attempts=record.attempts,
-        created_at=utc(record.created_at),
-        updated_at=utc(record.updated_at),
-        delivered_at=utc(record.delivered_at) if record.delivered_at else None,
-        expires_at=utc(record.expires_at),
-        cue=json.loads(record.payload),
-        history=[HistoryEntry(at=utc(h.at), state=h.state, reason=h.reason) for h in history],
-    )
+    return cue_status(record, await gateway.store.history(cue_id))
 
 
 @router.post(
@@ -136,33 +127,17 @@ async def report_outcome(
     gateway: GatewayDep,
     _: Annotated[KeyRecord, require("agent")],
 ) -> None:
-    """An agent on the data transport reports what it did with a cue (its receipt)."""
-    state = state_after_outcome(body.status)
-    # The dispatcher may move the cue (sending -> delivered "sent") between our read and
-    # our write; the write is conditional on the state read, so read again and retry.
-    for _attempt in range(5):
-        record = await gateway.store.get_cue(cue_id)
-        if record is None:
-            raise NotFound(f"no cue with id {cue_id!r}")
-        if record.final and record.state != "delivered":
-            raise Unprocessable(f"cue {cue_id!r} is already {record.state}")
-        if await gateway.store.set_state(
-            cue_id,
-            state,
-            from_state=record.state,
-            now=gateway.clock(),
-            reason=body.reason or f"the agent reported {body.status}",
-            outcome=body.status,
-        ):
-            return
-    raise Unavailable(f"cue {cue_id!r} kept changing; report again")
+    """An agent reports what it did with a cue. A report older than what the record
+    holds (or after a final outcome) changes nothing, and is not an error."""
+    if not await gateway.receipts.record(cue_id, body.to_outcome(cue_id)):
+        raise NotFound(f"no cue with id {cue_id!r}")
 
 
-@router.get("/rooms/{room}/pending", response_model=PendingOut, responses=_ERRORS)
+@router.get("/rooms/{room:path}/pending", response_model=PendingOut, responses=_ERRORS)
 async def pending(
-    room: RoomName, gateway: GatewayDep, _: Annotated[KeyRecord, require("agent")]
+    room: RoomPath, gateway: GatewayDep, _: Annotated[KeyRecord, require("agent")]
 ) -> PendingOut:
-    """Cues for ``room`` on the data transport not yet acknowledged: an agent's catch-up on join."""
+    """Cues for ``room`` on the data transport not yet acknowledged: an agent's catch-up
+    on join. Each is signed and bound to the room, like a packet."""
     records = await gateway.store.pending_for_room(room, now=gateway.clock())
-    # each payload is the envelope intake encoded (encode_cue): no need to validate it again
-    return PendingOut(room=room, cues=[json.loads(record.payload) for record in records])
+    return PendingOut(room=room, cues=[gateway.signed(record) for record in records])

@@ -26,5 +26,5 @@ async def livekit_webhook(request: Request, gateway: GatewayDep) -> Response:
         gateway.metrics.webhook_verifications.labels("livekit", "rejected").inc()
         raise Unauthenticated("LiveKit webhook signature did not verify") from None
     gateway.metrics.webhook_verifications.labels("livekit", "ok").inc()
-    await gateway.registry.apply(event)
+    await gateway.livekit_events.apply(event)
     return Response(status_code=204)

@@ -15,7 +15,8 @@ import random
 import time
 from collections.abc import Callable
 
-from ..._backoff import backoff_delay
+from ..._backoff import RetryPolicy
+from ..._cue import decode_cue
 from ..._errors import (
     AgentNotListening,
     CueRefused,
@@ -24,9 +25,10 @@ from ..._errors import (
     RoomNotFound,
 )
 from ...sender import CueSender
-from ...store import CueRecord, CueState, Store, state_after_outcome
+from ...store import CueRecord, CueState, Store, room_missing
 from ..config import Settings
 from .metrics import Metrics
+from .receipts import Receipts
 
 logger = logging.getLogger("livecue.gateway.dispatcher")
 
@@ -47,11 +49,16 @@ class Dispatcher:
         sender: CueSender,
         settings: Settings,
         metrics: Metrics,
+        receipts: Receipts,
         *,
+        on_handed_over: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
+        self._receipts = receipts
+        self._on_handed_over = on_handed_over
+        self._retry = RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s)
         self._sender = sender
         self._settings = settings
         self._metrics = metrics
@@ -147,6 +154,8 @@ class Dispatcher:
         expired = await self._store.expire_due(now=now)
         if expired:
             self._metrics.transitions.labels("expired").inc(len(expired))
+            self._metrics.outcomes.labels("expired").inc(len(expired))
+        await self._receipts.close_overdue()
         if time.monotonic() - self._last_purge >= PURGE_S:
             self._last_purge = time.monotonic()
             await self._store.purge_finished(before=now - self._settings.retention_s)
@@ -173,24 +182,26 @@ class Dispatcher:
         try:
             seen_empty = self._no_agent_since.get(record.room)
             if seen_empty is not None and time.monotonic() - seen_empty < NO_AGENT_MEMO_S:
-                await self._record(record, NoAgentInRoom(record.room, record.agent_name), None)
+                await self._failed(record, NoAgentInRoom(record.room, record.agent_name))
                 return
             # no semaphore here: _tick never claims more than dispatch_concurrency at once
-            if record.transport == "data" and not await self._has_agent(record):
-                return
-            result = await self._sender.send_payload(
+            result = await self._sender.deliver(
                 record.room,
-                record.id,
-                record.payload.encode(),
+                decode_cue(record.payload, legacy=False),  # stored by intake: valid, unsigned
                 transport=record.transport,
                 agent_name=record.agent_name,
                 max_attempts=1,  # retries are durable: scheduled in the store
             )
+            if result.error is None or isinstance(result.error, CueRefused):
+                if result.outcome is not None or record.transport == "data":
+                    latency = max(0.0, self._clock() - record.created_at)
+                    self._metrics.delivery_latency.observe(latency)
+                await self._receipts.record(record.id, result.outcome, identity=result.identity)
+                self._on_handed_over()
+                return
             if isinstance(result.error, (NoAgentInRoom, RoomNotFound)):
                 self._remember_no_agent(record.room)
-            await self._record(
-                record, result.error, result.outcome.status if result.outcome else None
-            )
+            await self._failed(record, result.error)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -207,71 +218,44 @@ class Dispatcher:
                     next_attempt_at=now + self._settings.retry_cap_s,
                 )
 
-    async def _has_agent(self, record: CueRecord) -> bool:
-        """A data packet reaches nobody in a room without an agent: hold such a cue for one."""
-        try:
-            if await self._sender.room_has_agent(record.room, record.agent_name):
-                return True
-            self._remember_no_agent(record.room)
-            error: LivecueError = NoAgentInRoom(record.room, record.agent_name)
-        except LivecueError as exc:  # LiveKit unreachable, a timeout: retried like a send
-            error = exc
-        await self._record(record, error, None)
-        return False
-
     def _remember_no_agent(self, room: str) -> None:
         if len(self._no_agent_since) > 10_000:
             self._no_agent_since.clear()
         self._no_agent_since[room] = time.monotonic()
 
-    async def _record(
-        self, record: CueRecord, error: LivecueError | None, outcome: str | None
-    ) -> None:
+    async def _failed(self, record: CueRecord, error: LivecueError) -> None:
+        """Record a failed attempt: held for an agent, retried later, or failed for good."""
         now = self._clock()
-        if error is None:
-            state = state_after_outcome(outcome)
-            if state == "delivered":
-                self._metrics.delivery_latency.observe(max(0.0, now - record.created_at))
-            reason = None if state == "delivered" else f"the agent answered {outcome}"
-            outcome = outcome or ("sent" if record.transport == "data" else None)
-            await self._sent(record, state, now, reason, outcome=outcome)
-        elif isinstance(error, CueRefused):
-            await self._sent(record, "failed", now, str(error), outcome="rejected")
-        elif isinstance(error, (NoAgentInRoom, RoomNotFound)):
-            await self._sent(record, "held", now, str(error))
+        if isinstance(error, RoomNotFound):
+            await self._move(record, "held", now, room_missing(record.room))
+        elif isinstance(error, NoAgentInRoom):
+            await self._move(record, "held", now, str(error))
         elif error.retryable or isinstance(error, AgentNotListening):
-            delay = backoff_delay(
-                min(record.attempts - 1, 30),
-                jitter=self._rng.random(),
-                base_s=self._settings.retry_base_s,
-                cap_s=self._settings.retry_cap_s,
-            )
+            delay = self._retry.delay(min(record.attempts - 1, 30), self._rng.random())
             next_attempt_at = now + max(delay, 0.05)
-            await self._sent(record, "retrying", now, str(error), next_attempt_at=next_attempt_at)
+            await self._move(record, "retrying", now, str(error), next_attempt_at=next_attempt_at)
         else:
-            await self._sent(record, "failed", now, str(error))
+            await self._move(record, "failed", now, str(error))
 
-    async def _sent(
+    async def _move(
         self,
         record: CueRecord,
         state: CueState,
         now: float,
         reason: str | None,
         *,
-        outcome: str | None = None,
         next_attempt_at: float | None = None,
     ) -> None:
         """Move ``record`` from ``sending`` to ``state`` after an attempt, and count it."""
-        await self._store.set_state(
+        if await self._store.set_state(
             record.id,
             state,
             from_state="sending",
             now=now,
             reason=reason,
-            outcome=outcome,
             next_attempt_at=next_attempt_at,
-        )
-        self._metrics.transitions.labels(state).inc()
+        ):
+            self._metrics.transitions.labels(state).inc()
 
     # -- held rooms: the slow path when a webhook was missed ------------------------
 

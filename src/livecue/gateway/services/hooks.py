@@ -86,8 +86,11 @@ class HookProcessor:
 
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise Unprocessable("the webhook body is not JSON") from None
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise Unprocessable(
+                "the webhook body is not JSON (or is invalid UTF-8, nested too deeply, "
+                "or holds a number too large)"
+            ) from None
         context = {"payload": payload, "hook": name}
 
         delivery_id = _delivery_key(verify_cfg.scheme, verified.delivery_id, body)

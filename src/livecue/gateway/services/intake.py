@@ -8,7 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..._cue import Cue, encode_cue
+from ..._cue import Cue, check_room, encode_cue
+from ..._errors import CueDecodeError
+from ..._signing import SigningKey
 from ...store import CueRecord, NewCue, Store
 from ..errors import RateLimited, Unprocessable
 from .metrics import Metrics
@@ -37,9 +39,11 @@ class Intake:
         rate_per_room: float,
         default_transport: Literal["rpc", "data"],
         wake: Wake,
+        signing_key: SigningKey,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._key = signing_key
         self._metrics = metrics
         self._rooms = TokenBuckets(rate_per_room, burst=max(1.0, 2 * rate_per_room))
         self._transport = default_transport
@@ -60,7 +64,9 @@ class Intake:
 
         ``respect_rate_limit=False`` is for the gateway's own schedules.
         """
-        payload = encode_cue(cue).decode()  # CueTooLarge before anything is stored
+        _check_room(room)
+        encode_cue(cue, secret=self._key, room=room)  # CueTooLarge before anything is stored
+        payload = encode_cue(cue).decode()  # signed for its room when sent
         now = self._clock()
         wait = self._rooms.take(room, now) if respect_rate_limit else 0.0
         if wait > 0:
@@ -112,9 +118,10 @@ class Intake:
     ) -> tuple[str, list[CueRecord]]:
         """One cue per room (each its own id), stored in one transaction."""
         broadcast_id = uuid.uuid4().hex
-        encode_cue(cue)  # size check once
         cues = []
         for room in rooms:
+            _check_room(room)
+            encode_cue(cue, secret=self._key, room=room)  # CueTooLarge before anything is stored
             per_room = cue.replace(id=uuid.uuid4().hex)
             cues.append(
                 NewCue(
@@ -134,3 +141,11 @@ class Intake:
             self._metrics.transitions.labels("queued").inc(len(records))
             self._wake()
         return broadcast_id, records
+
+
+def _check_room(room: str) -> None:
+    """LiveKit's rules for a room name, for every way in (API, hooks, schedules)."""
+    try:
+        check_room(room)
+    except CueDecodeError as exc:
+        raise Unprocessable(exc.reason) from None

@@ -33,9 +33,21 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+        self.outcomes = Counter(
+            "livecue_cue_outcomes",
+            "Cues finished, by the agent's final outcome (or the gateway's, for expiry)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.cue_duration = Histogram(
+            "livecue_cue_duration_seconds",
+            "From a cue's acceptance to its final state",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=self.registry,
+        )
         self.delivery_latency = Histogram(
             "livecue_delivery_latency_seconds",
-            "From a cue's acceptance to the agent's answer",
+            "From a cue's acceptance to an agent having it",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=self.registry,
         )

@@ -1,7 +1,4 @@
--- livecue gateway schema (SQLite). Invariants live here, not in Python.
-PRAGMA journal_mode = WAL;
-
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+-- livecue gateway schema, version 1 (SQLite). Invariants live here, not in Python.
 
 CREATE TABLE IF NOT EXISTS cues (
     id               TEXT PRIMARY KEY,
