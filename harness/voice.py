@@ -16,7 +16,7 @@ from livekit.agents.vad import VAD
 from espeak_tts import Speech, synthesize
 from harness.agent import RunningAgent
 from harness.recorder import Recorder
-from harness.speech_energy import speech_length_s
+from harness.speech_energy import frames_of, speech_length_s, utterances
 from livecue import CueSender, new_cue
 
 USER_VOICE = "en-us+f3"  # a voice unlike the agent's, for a person listening to a recording
@@ -49,6 +49,16 @@ def agent_speech_length_s(text: str) -> float:
     """How long the agent's offline voice sounds saying ``text`` in one piece."""
     speech = synthesize(text)
     return speech_length_s(speech.pcm, speech.sample_rate)
+
+
+@functools.cache
+def agent_speech_edges_s(text: str) -> tuple[float, float]:
+    """The silence espeak-ng puts before and after ``text``: (leading, trailing) seconds."""
+    speech = synthesize(text)
+    found = utterances(frames_of(speech.pcm, speech.sample_rate), gap_s=float("inf"))
+    if not found:
+        return 0.0, speech.duration_s
+    return found[0].start, speech.duration_s - found[-1].end
 
 
 async def wait_until_hearing(
