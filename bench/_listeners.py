@@ -82,6 +82,10 @@ class Listeners:
         counts = await self.counts(self.rooms, marker, timeout_s=timeout_s, settle_s=0.05)
         return check_once(counts, label)
 
+    @property
+    def pids(self) -> list[int]:
+        return [shard.pid for shard in self._shards]
+
     async def close(self) -> None:
         await asyncio.gather(*(s.close() for s in self._shards), return_exceptions=True)
 
@@ -92,6 +96,10 @@ class _ListenerProcess:
     def __init__(self, proc: asyncio.subprocess.Process, rooms: Sequence[str]) -> None:
         self._proc = proc
         self.rooms = list(rooms)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     @classmethod
     async def start(

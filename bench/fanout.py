@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -238,6 +239,19 @@ def summarize(timed: Timed, rooms: int) -> dict[str, float]:
     return {name: median(values) for name, values in timed.wall.items()}
 
 
+async def idle_cpu_share(server: LiveKitServer, listeners: Listeners, seconds: float = 3.0) -> float:
+    """The share of the machine's CPUs the server and the listeners use while nothing is
+    sent: the cost of keeping every participant's connection alive."""
+    pids = [pid for pid in (server.pid, *listeners.pids) if pid is not None]
+
+    def used() -> float:
+        return sum(process_cpu_s(pid) or 0.0 for pid in pids)
+
+    before = used()
+    await asyncio.sleep(seconds)
+    return (used() - before) / seconds / (os.cpu_count() or 1)
+
+
 async def one_size(args: argparse.Namespace, count: int) -> dict[str, object]:
     rooms = [f"fan-{i:04d}" for i in range(count)]
     with LiveKitServer() as server:
@@ -246,6 +260,8 @@ async def one_size(args: argparse.Namespace, count: int) -> dict[str, object]:
         listeners = await Listeners.start(server, rooms, concurrency=args.join_concurrency)
         log(f"joined in {time.perf_counter() - start:.1f}s")
         try:
+            idle = await idle_cpu_share(server, listeners)
+            log(f"{count} rooms idle: server and listeners use {100 * idle:.0f}% of the CPUs")
             timed = await compare(
                 server,
                 listeners,
@@ -261,7 +277,7 @@ async def one_size(args: argparse.Namespace, count: int) -> dict[str, object]:
         f"{count} rooms: seed/livecue = {result['seed'] / result['livecue']:.1f} (target >= 20), "
         f"livecue/raw = {result['livecue'] / result['raw']:.2f} (target <= 1.25)"
     )
-    line: dict[str, object] = {"bench": NAME, "rooms": count}
+    line: dict[str, object] = {"bench": NAME, "rooms": count, "idle_cpu": round(idle, 3)}
     line.update({f"{name}_s": rounded(result[name]) for name in VARIANTS})
     line.update({f"{name}_sends_per_s": round(count / result[name]) for name in VARIANTS})
     return line
