@@ -239,7 +239,9 @@ def summarize(timed: Timed, rooms: int) -> dict[str, float]:
     return {name: median(values) for name, values in timed.wall.items()}
 
 
-async def idle_cpu_share(server: LiveKitServer, listeners: Listeners, seconds: float = 3.0) -> float:
+async def idle_cpu_share(
+    server: LiveKitServer, listeners: Listeners, seconds: float = 3.0
+) -> float:
     """The share of the machine's CPUs the server and the listeners use while nothing is
     sent: the cost of keeping every participant's connection alive."""
     pids = [pid for pid in (server.pid, *listeners.pids) if pid is not None]
