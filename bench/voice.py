@@ -167,7 +167,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             stack.push_async_callback(recorder.leave)
             user = await VoiceUser.join(server, ROOM)
             stack.push_async_callback(user.leave)
-            agent = await start_agent(server, ROOM, tts=EspeakTTS(), vad=shared_vad())
+            # no turn limit in the way: thirty cue-driven turns follow each other here
+            agent = await start_agent(
+                server, ROOM, tts=EspeakTTS(), vad=shared_vad(), max_turns_per_minute=1000
+            )
             stack.push_async_callback(agent.stop)
             await wait_until_hearing(agent)
             creds = Credentials(server.url, server.api_key, server.api_secret)
