@@ -31,7 +31,7 @@ pytestmark = pytest.mark.voice
 SAY = "Your donation of fifty dollars has been received, thank you."
 RECEIPT_BOUND_S = 0.25
 """How far the receipt's times may be from the recording's (see the module's docstring);
-the voice benchmark measures the trip at 50 to 100 ms (interrupt_stop)."""
+the voice benchmark measures the trip at 30 to 160 ms (interrupt_stop)."""
 
 
 def _monotonic(at: datetime | None) -> float:
