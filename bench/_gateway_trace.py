@@ -97,11 +97,12 @@ def install() -> None:
         return
     from livecue._livekit import LiveKitRooms
     from livecue._perform_rpc import PerformRpc
-    from livecue.gateway.app import BodyLimit
+    from livecue.gateway.middleware import BodyLimit
     from livecue.gateway.runtime import Gateway
     from livecue.gateway.services.dispatcher import Dispatcher
     from livecue.gateway.services.intake import Intake
-    from livecue.store.sqlite import SQLiteStore
+    from livecue.store._sql import SQLStore
+    from livecue.store.sqlite import _Connection
 
     original_call = BodyLimit.__call__
 
@@ -123,25 +124,23 @@ def install() -> None:
 
     BodyLimit.__call__ = http  # type: ignore[method-assign]
 
-    original_db_call = SQLiteStore._call
+    original_db_call = _Connection._call
 
     def db(self: Any, fn: Callable[..., Any]) -> Any:
-        # fn is a closure or lambda defined in the store method that asked for it
-        parts = fn.__qualname__.split(".")
-        name = "db:" + (parts[1] if len(parts) > 2 else fn.__qualname__)
-        _note(name, "start")
+        # one statement (or BEGIN/COMMIT) on a SQLite connection's own thread
+        _note("db", "start")
         try:
             return original_db_call(self, fn)
         finally:
-            _note(name, "end")
+            _note("db", "end")
 
-    SQLiteStore._call = db  # type: ignore[method-assign]
+    _Connection._call = db  # type: ignore[method-assign]
 
     _wrap_async(Intake, "accept", lambda _self, room, cue, **_: cue.id)
-    _wrap_async(SQLiteStore, "insert_cue", lambda _self, cue, **_: cue.id)
-    _wrap_async(SQLiteStore, "set_state", lambda _self, cue_id, *_a, **_k: cue_id)
+    _wrap_async(SQLStore, "insert_checked")
+    _wrap_async(SQLStore, "set_state", lambda _self, cue_id, *_a, **_k: cue_id)
     for name in ("expire_due", "claim_due", "count_by_state", "next_due_at", "get_cue"):
-        _wrap_async(SQLiteStore, name)
+        _wrap_async(SQLStore, name)
     _wrap_sync(Dispatcher, "wake")
     _wrap_async(Dispatcher, "_tick")
     _wrap_async(Dispatcher, "_deliver", lambda _self, record: record.id)
@@ -164,11 +163,14 @@ def install() -> None:
 CRITICAL_PATH: list[tuple[str, str, str, bool]] = [
     ("HTTP: client send -> ASGI app entry", "http", "start", False),
     ("HTTP: entry -> Intake.accept (auth, pydantic, routing)", "accept", "start", True),
-    ("Intake.accept -> SQLiteStore.insert_cue", "insert_cue", "start", True),
-    ("insert_cue: hop to the store thread", "db:insert_cue", "start", False),
-    ("insert_cue: the transaction on the store thread", "db:insert_cue", "end", False),
-    ("insert_cue: hop back to the event loop", "insert_cue", "end", True),
-    ("insert_cue returned -> Dispatcher.wake()", "wake", "at", False),
+    (
+        "Intake.accept -> the store's insert_checked (group commit)",
+        "insert_checked",
+        "start",
+        False,
+    ),
+    ("insert_checked: the transaction", "insert_checked", "end", False),
+    ("insert_checked returned -> Dispatcher.wake()", "wake", "at", False),
     ("wake() -> Dispatcher._tick starts", "_tick", "start", False),
     ("_tick: expire_due (store round trip)", "expire_due", "end", False),
     ("_tick: claim_due (store round trip)", "claim_due", "end", False),
@@ -272,36 +274,50 @@ def report(
         log(f"  (side) {label:<51} {median(ms):8.3f} {percentile(ms, 90):8.3f}")
 
 
-# store methods whose database work runs in a shared helper
-_STORE_NAMES = {"_bulk": "expire/release/recover"}
+_STORE_METHODS = {
+    "insert_checked",
+    "set_state",
+    "expire_due",
+    "claim_due",
+    "count_by_state",
+    "next_due_at",
+    "get_cue",
+}
 
 
 def store_report(trace_file: Path, start: float, end: float, log: Callable[[str], None]) -> None:
-    """How the store's one thread spent ``start``..``end``, per store method; dispatcher passes."""
+    """How the store spent ``start``..``end``: its database threads' busy time, and each
+    store method's calls and duration; dispatcher passes."""
     notes = [n for n in _load(trace_file) if start <= n[0] <= end]
     if not notes:
         log(f"trace: no notes in {trace_file} (did the gateway stop cleanly?)")
         return
     busy: dict[str, list[float]] = {}
-    opened: dict[str, float] = {}
+    opened: dict[str, list[float]] = {}
+    thread_busy = 0.0
+    db_open: list[float] = []
     ticks = 0
     for t, event, phase, _key in notes:
         if event == "_tick" and phase == "start":
             ticks += 1
-        if not event.startswith("db:"):
+        if event == "db":
+            if phase == "start":
+                db_open.append(t)
+            elif db_open:
+                thread_busy += t - db_open.pop()
+            continue
+        if event not in _STORE_METHODS:
             continue
         if phase == "start":
-            opened[event] = t
-        elif event in opened:
-            name = _STORE_NAMES.get(event[3:], event[3:])
-            busy.setdefault(name, []).append(t - opened.pop(event))
+            opened.setdefault(event, []).append(t)
+        elif opened.get(event):
+            busy.setdefault(event, []).append(t - opened[event].pop(0))
     seconds = end - start
-    total = sum(sum(v) for v in busy.values())
     log(
-        f"trace: over {seconds:.1f} s the store thread was busy {total:.2f} s "
-        f"({100 * total / seconds:.0f}%); {ticks} dispatcher passes ({ticks / seconds:.0f}/s)"
+        f"trace: over {seconds:.1f} s the store's database threads were busy {thread_busy:.2f} s "
+        f"({100 * thread_busy / seconds:.0f}%); {ticks} dispatcher passes ({ticks / seconds:.0f}/s)"
     )
-    log(f"  {'store method':<22} {'calls':>8} {'calls/s':>8} {'mean ms':>8} {'busy %':>7}")
+    log(f"  {'store method':<22} {'calls':>8} {'calls/s':>8} {'mean ms':>8} {'time %':>7}")
     for name, values in sorted(busy.items(), key=lambda kv: -sum(kv[1])):
         log(
             f"  {name:<22} {len(values):8d} {len(values) / seconds:8.0f} "

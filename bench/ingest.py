@@ -1,17 +1,25 @@
-"""Cues accepted per second by one gateway on SQLite, under a steady HTTP load.
+"""Cues accepted per second, durably, next to the ceiling of the same server on this machine.
 
-A real ``livecue serve`` (against a real livekit-server) takes ``POST
-/v1/rooms/{room}/cues`` from ``wrk``: 16 kept-alive connections over 2 threads,
-each request a ``context`` cue with its own text, spread over 50 rooms. A 202
-means the cue is committed to SQLite, so accepted is durable: after the run the
-gateway is stopped and the rows in its database are counted, and there must be
-at least as many as wrk counted 202s. The rooms have no agent, so the
-dispatcher claims each cue, finds no agent and holds it, writing to the same
-database while the load runs — as it would for real.
+wrk drives ``POST /v1/rooms/{room}/cues`` (16 kept-alive connections over 2 threads,
+each request a ``context`` cue with its own text, spread over 50 rooms) against:
 
-``cues_per_s`` is wrk's successful responses over its measured duration;
-``accept_p99_ms`` is the 99th percentile of its request latency (connect
-excluded: connections are kept alive). Any non-2xx response fails the run.
+- ``ceiling``: a bare FastAPI app under the same uvicorn, with the same request shape and
+  validation, that stores nothing (``bench/_ceiling_app.py``): what this machine can
+  answer at all;
+- ``sqlite``: one gateway on SQLite (``synchronous=FULL``: each commit is fsynced before
+  the 202);
+- ``postgres_x1``: one gateway on PostgreSQL (``synchronous_commit=on``, the default);
+- ``postgres_x2``: two gateways on one PostgreSQL, wrk split between them.
+
+A 202 means the cue is committed, so accepted is durable: after each run the gateways
+stop and the cues are counted through the store; there must be at least as many as wrk
+counted 202s. The rooms have no agent, so the dispatcher claims each cue and holds it,
+writing to the same database while the load runs — as it would for real. Group commit
+(several requests' cues in one transaction) is how the gateway keeps up.
+
+``cues_per_s`` is wrk's successful responses over its measured duration, ``ratio`` that
+over the ceiling; ``accept_p99_ms`` wrk's 99th-percentile latency. Any non-2xx response
+fails the run.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import json
 import os
 import re
 import shutil
-import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,14 +40,16 @@ from pathlib import Path
 import httpx
 
 from harness.gateway import GatewayProcess
-from harness.livekit_server import LiveKitServer
+from harness.livekit_server import LiveKitServer, free_port
+from harness.postgres import PostgresServer
+from livecue.store import open_store
 
 from . import _gateway_trace
-from ._common import BenchFailure, gateway_env, log, rounded
-from ._machine import CpuWatch, child_pid, load_average, process_cpu_s
+from ._common import ROOT, BenchFailure, gateway_env, log, rounded
+from ._machine import load_average
 
 NAME = "ingest"
-HELP = "cues accepted per second (durably, in SQLite) by one gateway under a wrk HTTP load"
+HELP = "cues accepted per second, durably, on SQLite and PostgreSQL, next to the server's ceiling"
 
 INSTALL_HINT = "run scripts/install-bench-tools.sh (or apt-get install wrk)"
 
@@ -87,15 +98,21 @@ _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
-    parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds of load first")
+    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per target")
+    parser.add_argument("--warmup", type=float, default=2.0, help="untimed seconds of load first")
     parser.add_argument("--connections", type=int, default=16, help="kept-alive connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--rooms", type=int, default=50, help="rooms the cues are spread over")
     parser.add_argument(
+        "--only",
+        choices=("ceiling", "sqlite", "postgres_x1", "postgres_x2"),
+        action="append",
+        help="run only these targets (repeat; default: all four)",
+    )
+    parser.add_argument(
         "--trace",
         action="store_true",
-        help="timestamp the gateway's store calls and print how its store thread spent the run",
+        help="timestamp the SQLite gateway's store calls and print how its store spent the run",
     )
 
 
@@ -155,26 +172,19 @@ async def run_wrk(
     return parse_wrk(text), text
 
 
-def count_stored(db: str) -> dict[str, int]:
-    """Cues per state, read from the database file alone (read-only, after the gateway stopped)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT state, COUNT(*) FROM cues GROUP BY state").fetchall()
-    finally:
-        conn.close()
-    return {state: n for state, n in rows}
-
-
-async def _probe(gateway: GatewayProcess, key: str) -> None:
-    """One request by hand, so a wrong key or body fails with the gateway's own words."""
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
-        for _ in range(100):
-            ready = await client.get("/readyz")
-            if ready.status_code == 200:
-                break
+async def _probe(url: str, key: str) -> None:
+    """One request by hand, so a wrong key or body fails with the server's own words."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        for _ in range(200):
+            try:
+                ready = await client.get("/readyz")
+                if ready.status_code in (200, 404):  # the ceiling app has no /readyz
+                    break
+            except httpx.TransportError:
+                pass
             await asyncio.sleep(0.1)
         else:
-            raise BenchFailure(f"the gateway never became ready: {ready.text}")
+            raise BenchFailure(f"{url} never became ready")
         response = await client.post(
             "/v1/rooms/ingest-probe/cues",
             json={"kind": "context", "text": "ingest probe"},
@@ -184,85 +194,155 @@ async def _probe(gateway: GatewayProcess, key: str) -> None:
         raise BenchFailure(f"probe cue answered {response.status_code}: {response.text}")
 
 
+async def _load(
+    wrk: str, urls: list[str], key: str, args: argparse.Namespace, tmp: Path, label: str
+) -> WrkRun:
+    """Warm up, then the timed run, with wrk's connections split over ``urls``."""
+    script = tmp / "ingest.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {**os.environ, "LIVECUE_BENCH_KEY": key, "LIVECUE_BENCH_ROOMS": str(args.rooms)}
+    share = argparse.Namespace(**vars(args))
+    share.connections = max(1, args.connections // len(urls))
+    share.threads = max(1, args.threads // len(urls))
+    for phase, seconds in (("warmup", args.warmup), ("timed", args.duration)):
+        runs = await asyncio.gather(
+            *(
+                run_wrk(
+                    wrk, url, script, {**env, "LIVECUE_BENCH_TAG": f"{label}-{phase}-{n}"},
+                    share, seconds,
+                )
+                for n, url in enumerate(urls)
+            )
+        )  # fmt: skip
+        for run_, _report in runs:
+            if run_.non_2xx:
+                raise BenchFailure(f"{label} {phase}: {run_.non_2xx} responses were not 2xx")
+            if any(run_.socket_errors.values()):
+                log(f"{label} {phase}: socket errors {run_.socket_errors}")
+        if phase == "timed":
+            merged = WrkRun(
+                seconds=max(r.seconds for r, _ in runs),
+                requests=sum(r.requests for r, _ in runs),
+                non_2xx=0,
+                socket_errors={},
+                p99_ms=max(r.p99_ms for r, _ in runs),
+            )
+            log(f"{label}: " + _strip_summary(runs[0][1]).strip().splitlines()[-2])
+            return merged
+        warm_total = sum(r.accepted for r, _ in runs)
+        log(f"{label}: warm-up {warm_total} accepted")
+    raise AssertionError("unreachable")
+
+
+async def _ceiling(wrk: str, args: argparse.Namespace, tmp: Path) -> WrkRun:
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped in finally
+        [
+            sys.executable, "-m", "uvicorn", "bench._ceiling_app:app", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ],
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await _probe(url, "none")
+        return await _load(wrk, [url], "none", args, tmp, "ceiling")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+async def _gateways(
+    wrk: str,
+    args: argparse.Namespace,
+    tmp: Path,
+    server: LiveKitServer,
+    db: str,
+    count: int,
+    label: str,
+) -> WrkRun:
+    trace = tmp / "gateway-trace.jsonl" if args.trace and db.endswith(".db") else None
+    gateways = [GatewayProcess(server, db=db, env_extra=gateway_env(trace)) for _ in range(count)]
+    try:
+        key = gateways[0].create_key("send")
+        for gateway in gateways:
+            gateway.start()
+        for gateway in gateways:
+            await _probe(gateway.url, key)
+        began = time.monotonic()
+        timed = await _load(wrk, [g.url for g in gateways], key, args, tmp, label)
+        ended = time.monotonic()
+        for gateway in gateways:
+            code = gateway.stop()
+            if code not in (0, -15, None):  # uvicorn re-raises SIGTERM after a clean stop
+                log(f"gateway exited with {code}:\n{gateway.log_tail()}")
+        stored = await _count_stored(db)
+        if timed.accepted > stored:
+            raise BenchFailure(f"{label}: only {stored} cues stored for {timed.accepted} 202s")
+        log(f"{label}: {stored} cues stored (every 202 is there)")
+        if trace is not None:
+            _gateway_trace.store_report(trace, began, ended, log)
+        return timed
+    finally:
+        for gateway in gateways:
+            gateway.close()
+
+
+async def _count_stored(db: str) -> int:
+    store = open_store(db)
+    try:
+        return sum((await store.count_by_state()).values())
+    finally:
+        await store.aclose()
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise BenchFailure(f"wrk is not installed: {INSTALL_HINT}")
+    targets = args.only or ["ceiling", "sqlite", "postgres_x1", "postgres_x2"]
     log(f"load average before: {load_average()}")
+    results: dict[str, WrkRun] = {}
     with (
         LiveKitServer() as server,
-        tempfile.TemporaryDirectory(prefix="livecue-ingest-") as tmp,
+        tempfile.TemporaryDirectory(prefix="livecue-ingest-") as tmp_name,
     ):
-        trace_file = Path(tmp) / "gateway-trace.jsonl"
-        gateway = GatewayProcess(server, env_extra=gateway_env(trace_file if args.trace else None))
+        tmp = Path(tmp_name)
+        postgres = (
+            PostgresServer().start() if any(t.startswith("postgres") for t in targets) else None
+        )
         try:
-            key = gateway.create_key("send")
-            gateway.start()
-            await _probe(gateway, key)
-            script = Path(tmp) / "ingest.lua"
-            script.write_text(WRK_SCRIPT)
-            env = {
-                **os.environ,
-                "LIVECUE_BENCH_KEY": key,
-                "LIVECUE_BENCH_ROOMS": str(args.rooms),
-            }
-            log(
-                f"wrk: {args.connections} connections, {args.threads} threads, "
-                f"{args.rooms} rooms; {args.warmup:g} s warm-up, then {args.duration:g} s"
-            )
-            warm, _ = await run_wrk(
-                wrk, gateway.url, script, {**env, "LIVECUE_BENCH_TAG": "warmup"}, args, args.warmup
-            )
-            log(f"warm-up: {warm.accepted} accepted in {warm.seconds:.2f} s")
-            pid = child_pid("serve", "--port", str(gateway.port))
-            cpu_before = process_cpu_s(pid) if pid else None
-            watch = CpuWatch().start()
-            began = time.monotonic()
-            timed, report = await run_wrk(
-                wrk, gateway.url, script, {**env, "LIVECUE_BENCH_TAG": "timed"}, args, args.duration
-            )
-            ended = time.monotonic()
-            share = watch.stop()
-            cpu_after = process_cpu_s(pid) if pid else None
-            log("wrk's report:\n" + _strip_summary(report))
-            if share is not None:
-                log(share.describe())
-            if cpu_before is not None and cpu_after is not None and timed.accepted:
-                used = cpu_after - cpu_before
-                per_cue_ms = 1000 * used / timed.accepted
-                log(
-                    f"gateway process: {used:.2f} CPU s for {timed.accepted} cues, "
-                    f"{per_cue_ms:.3f} ms per cue (at most ~{1000 / per_cue_ms:.0f} cues/s "
-                    "on one free core, dispatcher included)"
-                )
-            log(f"load average after: {load_average()}")
-            code = gateway.stop()
-            if code not in (0, -15, None):  # uvicorn re-raises SIGTERM after a clean stop
-                log(f"gateway exited with {code}:\n{gateway.log_tail()}")
-            stored = count_stored(gateway.db)
-            if args.trace:
-                _gateway_trace.store_report(trace_file, began, ended, log)
+            for target in targets:
+                if target == "ceiling":
+                    results[target] = await _ceiling(wrk, args, tmp)
+                elif target == "sqlite":
+                    db = str(tmp / "ingest.db")
+                    results[target] = await _gateways(wrk, args, tmp, server, db, 1, target)
+                else:
+                    assert postgres is not None
+                    count = 2 if target == "postgres_x2" else 1
+                    db = postgres.database()
+                    results[target] = await _gateways(wrk, args, tmp, server, db, count, target)
         finally:
-            gateway.close()
-
-    for run_, what in ((warm, "warm-up"), (timed, "timed run")):
-        if run_.non_2xx:
-            raise BenchFailure(f"{what}: {run_.non_2xx} responses were not 2xx")
-        if any(run_.socket_errors.values()):
-            log(f"{what}: socket errors {run_.socket_errors}")
-    answered_202 = warm.accepted + timed.accepted + 1  # + the probe
-    total = sum(stored.values())
-    log(f"202s counted: {answered_202} (warm-up {warm.accepted}, timed {timed.accepted}, probe 1)")
-    log(f"cues stored: {total} by state {json.dumps(stored, sort_keys=True)}")
-    if total < answered_202:
-        raise BenchFailure(f"only {total} cues stored for {answered_202} answered 202")
-    per_s = timed.accepted / timed.seconds
-    log(f"{per_s:.0f} cues/s accepted, p99 {timed.p99_ms:.2f} ms (target >= 1000 cues/s)")
-    return {
-        "bench": NAME,
-        "cues_per_s": rounded(per_s, 1),
-        "accept_p99_ms": rounded(timed.p99_ms, 3),
-    }
+            if postgres is not None:
+                postgres.stop()
+    log(f"load average after: {load_average()}")
+    out: dict[str, object] = {"bench": NAME}
+    ceiling = results.get("ceiling")
+    if ceiling is not None:
+        out["ceiling_per_s"] = rounded(ceiling.accepted / ceiling.seconds, 1)
+    for target, timed in results.items():
+        if target == "ceiling":
+            continue
+        per_s = timed.accepted / timed.seconds
+        entry: dict[str, object] = {
+            "cues_per_s": rounded(per_s, 1),
+            "accept_p99_ms": rounded(timed.p99_ms, 3),
+        }
+        if ceiling is not None:
+            entry["ratio"] = rounded(per_s / (ceiling.accepted / ceiling.seconds), 3)
+        out[target] = entry
+    return out
 
 
 def _strip_summary(report: str) -> str:

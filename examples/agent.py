@@ -54,7 +54,11 @@ async def entrypoint(ctx: JobContext) -> None:
         room_options=RoomOptions(audio_input=False, audio_output=True, text_input=True),
     )
 
-    cues = attach(session, ctx.room)
+    # Cues must be signed with the key derived from this worker's LIVEKIT_API_SECRET (or with
+    # LIVECUE_SECRET, when set). LIVECUE_ACCEPT_LEGACY=1 also accepts the seed's unsigned
+    # {"action": "trigger_reply"} packets on topic external_trigger.
+    legacy = os.environ.get("LIVECUE_ACCEPT_LEGACY", "").lower() in ("1", "true", "yes")
+    cues = attach(session, ctx.room, accept_legacy=legacy)
 
     def log_applied(event: CueApplied) -> None:
         logger.info("cue %s %s (%s)", event.cue.id, event.outcome.status, event.cue.kind)

@@ -58,12 +58,21 @@ class GatewayProcess:
         return out.stdout.strip().splitlines()[-1]
 
     def start(self, timeout_s: float = 20.0) -> GatewayProcess:
+        self.spawn()
+        return self.wait_ready(timeout_s)
+
+    def spawn(self) -> None:
+        """Start the process and return at once (see :meth:`wait_ready`)."""
         args = [LIVECUE, "serve", "--port", str(self.port), "--db", self.db]
         if self.config:
             args += ["--config", self.config]
         assert self._log is not None
         log = self._log.open("ab")
         self._proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout_s: float = 20.0) -> GatewayProcess:
+        """Wait until the process answers /healthz (it has started, migrated, and serves)."""
+        assert self._proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -9,17 +9,28 @@
     │   ├── CueDecodeError          bytes that are not a valid cue (``reason`` says why)
     │   │   └── SignatureError      HMAC required and missing or wrong
     │   └── CueTooLarge             encoded cue over the 15 KiB packet/RPC limit
-    └── DeliveryError               the cue could not be handed to the agent
-        ├── RoomNotFound
-        ├── NoAgentInRoom
-        ├── AgentNotListening       an agent is there but has not attached livecue (yet)
-        ├── Unauthorized            LiveKit refused the credentials
-        ├── LiveKitUnreachable      retryable: connection refused, DNS, 5xx
-        ├── DeliveryTimeout         retryable: no answer in time
-        └── CueRefused              the agent answered, with outcome ``rejected``
+    ├── DeliveryError               the cue could not be handed to the agent
+    │   ├── RoomNotFound
+    │   ├── NoAgentInRoom
+    │   ├── AgentNotListening       an agent is there but has not attached livecue (yet)
+    │   ├── Unauthorized            LiveKit refused the credentials
+    │   ├── LiveKitUnreachable      retryable: connection refused, DNS, 5xx
+    │   ├── DeliveryTimeout         retryable: no answer in time
+    │   └── CueRefused              the agent answered, with outcome ``rejected``
+    └── RequestError                the gateway will not or cannot do what a request asks
+        ├── InvalidRequest          a field, body or name that is not valid (named)
+        ├── NotFound                no such cue, hook or key
+        ├── Conflict                the request contradicts the record (a cue already sent)
+        ├── AuthenticationFailed    no, bad or revoked API key; a webhook that does not verify
+        ├── PermissionDenied        the API key lacks the scope
+        ├── PayloadTooLarge         the request body is over the limit
+        ├── RateLimited             too many requests; ``retry_after_s`` says when to retry
+        └── ServiceUnavailable      retryable: the database or LiveKit is down
 
-Foreign errors (aiohttp, ``livekit.api.ServerError``) are translated at the
-boundary, in ``_livekit.py``, and kept as ``__cause__``.
+Foreign errors (aiohttp, ``livekit.api.ServerError``, sqlite3, psycopg) are
+translated at the boundary, and kept as ``__cause__``. The gateway's services
+raise ``RequestError``s; HTTP statuses are chosen only at its edge
+(``livecue.gateway.errors``), and the gateway client maps them back.
 """
 
 from __future__ import annotations
@@ -116,3 +127,49 @@ class CueRefused(DeliveryError):
     def __init__(self, reason: str, *, room: str | None = None) -> None:
         super().__init__(f"the agent refused the cue: {reason}", room=room)
         self.reason = reason
+
+
+class RequestError(LivecueError):
+    """The gateway will not, or cannot, do what a request asks."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(RequestError):
+    """A field, body or name that is not valid; the message names it."""
+
+
+class NotFound(RequestError):
+    """No such cue, hook or key."""
+
+
+class Conflict(RequestError):
+    """The request contradicts the record (cancelling a cue the agent already has)."""
+
+
+class AuthenticationFailed(RequestError):
+    """No, malformed, unknown or revoked API key; a webhook whose signature does not verify."""
+
+
+class PermissionDenied(RequestError):
+    """The API key lacks the scope the request needs."""
+
+
+class PayloadTooLarge(RequestError):
+    """The request body is over the gateway's limit."""
+
+
+class RateLimited(RequestError):
+    """Too many requests (per API key, or per room); try again after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ServiceUnavailable(RequestError):
+    """The gateway cannot serve now (its database or LiveKit is unreachable)."""
+
+    retryable = True

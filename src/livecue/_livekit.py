@@ -96,6 +96,14 @@ class RoomSummary:
     agents: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Clients:
+    session: aiohttp.ClientSession
+    livekit: api.LiveKitAPI
+    twirp: TwirpClient
+    rpc: PerformRpc
+
+
 class LiveKitRooms:
     """Room operations livecue needs, over one shared HTTP session."""
 
@@ -107,27 +115,46 @@ class LiveKitRooms:
         max_connections: int = 100,
     ) -> None:
         self.credentials = credentials
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            connector=aiohttp.TCPConnector(limit=max_connections),
-        )
-        self._api = api.LiveKitAPI(
-            credentials.url,
-            credentials.api_key,
-            credentials.api_secret,
-            session=self._session,
-            failover=False,
-        )
-        # SendData, ListParticipants and PerformRpc go straight to the Twirp client
-        # with a token per room reused for minutes; livekit-api signs one per request.
-        # failover only applies to LiveKit Cloud hosts; retries are the sender's job.
-        self._twirp = TwirpClient(self._session, credentials.url, "livekit", failover=False)
+        self._timeout_s = timeout_s
+        self._max_connections = max_connections
+        # SendData, ListParticipants and PerformRpc go straight to the Twirp client with a
+        # token per room reused for minutes; livekit-api signs one per request.
         self._tokens = RoomTokens(credentials.api_key, credentials.api_secret)
-        self._rpc = PerformRpc(self._twirp, self._tokens)
+        # made on first use: an HTTP session belongs to the running event loop
+        self._clients: _Clients | None = None
+
+    def _open(self) -> _Clients:
+        if self._clients is None:
+            session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+            )
+            creds = self.credentials
+            livekit = api.LiveKitAPI(
+                creds.url, creds.api_key, creds.api_secret, session=session, failover=False
+            )
+            # failover only applies to LiveKit Cloud hosts; retries are the sender's job
+            twirp = TwirpClient(session, creds.url, "livekit", failover=False)
+            self._clients = _Clients(session, livekit, twirp, PerformRpc(twirp, self._tokens))
+        return self._clients
+
+    @property
+    def _api(self) -> api.LiveKitAPI:
+        return self._open().livekit
+
+    @property
+    def _twirp(self) -> TwirpClient:
+        return self._open().twirp
+
+    @property
+    def _rpc(self) -> PerformRpc:
+        return self._open().rpc
 
     async def aclose(self) -> None:
-        await self._api.aclose()
-        await self._session.close()
+        if self._clients is not None:
+            clients, self._clients = self._clients, None
+            await clients.livekit.aclose()
+            await clients.session.close()
 
     async def send_data(
         self, room: str, payload: bytes, *, topic: str, destination_identities: list[str]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
 
 import pytest
-from livekit import api
+from livekit import api, rtc
 
 from harness.agent import RunningAgent
 from harness.livekit_server import LiveKitServer
@@ -242,3 +243,76 @@ async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.05)
+
+
+async def test_a_participant_sending_cues_from_the_moment_it_joins_never_makes_it_act(
+    livekit_server: LiveKitServer,
+    agent: RunningAgent,
+    observer: Observer,
+    sender: CueSender,
+    room_name: str,
+) -> None:
+    """Unsigned, wrongly signed, bound to another room, the seed's format, over data and RPC,
+    from before the agent has been told the participant exists: none is acted on. A real cue
+    the participant picked up and replays is acted on once."""
+    wrong_key = SigningKey.from_livekit("APIstolen", "not-the-real-secret")
+    real_key = SigningKey.from_livekit(livekit_server.api_key, livekit_server.api_secret)
+    forged = [
+        encode_cue(new_cue("say", "Unsigned intruder.")),
+        encode_cue(new_cue("say", "Wrong key intruder."), secret=wrong_key, room=room_name),
+        encode_cue(new_cue("say", "Other room intruder."), secret=real_key, room="elsewhere"),
+        encode_cue(new_cue("interrupt"), secret=wrong_key, room=room_name),
+    ]
+    legacy = json.dumps({"action": "trigger_reply", "message": "Legacy intruder."}).encode()
+    intruder = rtc.Room()
+    captured: list[bytes] = []
+    intruder.on(
+        "data_received", lambda p: captured.append(p.data) if p.topic == "livecue" else None
+    )
+    attempts = 0
+    await join(livekit_server, room_name, "intruder", room_obj=intruder)
+    try:
+        deadline = asyncio.get_running_loop().time() + 5.0  # past LiveKit's 3 s batches
+        genuine_sent = False
+        while asyncio.get_running_loop().time() < deadline:
+            for payload in forged:
+                await intruder.local_participant.publish_data(payload, topic="livecue")
+                with contextlib.suppress(rtc.RpcError):
+                    await intruder.local_participant.perform_rpc(
+                        destination_identity="agent",
+                        method="livecue.cue",
+                        payload=payload.decode(),
+                        response_timeout=2.0,
+                    )
+                attempts += 2
+            await intruder.local_participant.publish_data(legacy, topic="external_trigger")
+            for replay in captured:
+                await intruder.local_participant.publish_data(replay, topic="livecue")
+                attempts += 1
+            if not genuine_sent:  # a real cue to everyone in the room, intruder included
+                await sender.send(room_name, new_cue("say", "The real one."), transport="data")
+                genuine_sent = True
+            await asyncio.sleep(0.05)
+        assert captured, "the intruder never received the genuine cue to replay"
+        await observer.wait_for_text("The real one.")
+        await observer.quiet_for(1.0)
+    finally:
+        await intruder.disconnect()
+
+    assert attempts > 100
+    assert not any("intruder" in t.lower() for t in observer.texts()), observer.texts()
+    assert observer.texts().count("The real one.") == 1
+    acted = [e.cue.text for e in agent.events if e.type == "cue_started"]
+    assert acted == ["The real one."]
+    received = {e.cue.text for e in agent.events if e.type == "cue_received"}
+    assert received == {"The real one."}  # everything else was refused before decoding
+
+
+async def test_a_cue_made_in_the_future_is_refused_naming_the_clock(
+    agent: RunningAgent, observer: Observer, sender: CueSender, room_name: str
+) -> None:
+    ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    with pytest.raises(CueRefused, match="in the future") as info:
+        await sender.send(room_name, new_cue("say", "From the future.", now=ahead))
+    assert "clock" in info.value.reason
+    assert await observer.quiet_for(0.5) == []

@@ -10,17 +10,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from gwkit import DONATION_SECRET, EXAMPLES, Stack, make_stack, room_name
+from gwkit import BACKENDS, DONATION_SECRET, EXAMPLES, Stack, database, make_stack, room_name
 
 from harness.gateway import GatewayProcess
+from harness.postgres import PostgresServer
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each gateway test module runs once on SQLite and once on PostgreSQL."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def api_stack() -> Iterator[Stack]:
+def db(backend: str, request: pytest.FixtureRequest) -> str:
+    """A fresh database of the module's backend (the PostgreSQL cluster starts on first use)."""
+    postgres: PostgresServer | None = (
+        request.getfixturevalue("postgres") if backend == "postgres" else None
+    )
+    return database(backend, postgres)
+
+
+@pytest.fixture(scope="module")
+def api_stack(db: str) -> Iterator[Stack]:
     """livekit-server + a gateway with default limits and the example donations hook."""
     stack = make_stack(
         config=EXAMPLES / "donations.yaml",
         env={"DONATION_WEBHOOK_SECRET": DONATION_SECRET},
+        db=db,
     )
     try:
         yield stack
@@ -29,10 +46,14 @@ def api_stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def limits_gateway(api_stack: Stack) -> Iterator[Stack]:
+def limits_gateway(
+    api_stack: Stack, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
     """A second gateway on the same livekit-server with low body and rate limits."""
+    postgres = request.getfixturevalue("postgres") if backend == "postgres" else None
     gateway = GatewayProcess(
         api_stack.livekit,
+        db=database(backend, postgres),
         env_extra={
             "LIVECUE_MAX_BODY_BYTES": "2048",
             "LIVECUE_RATE_PER_ROOM": "1",  # burst 2

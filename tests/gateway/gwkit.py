@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,6 +22,8 @@ from harness.agent import RunningAgent, start_agent
 from harness.gateway import GatewayProcess
 from harness.livekit_server import LiveKitServer, free_port
 from harness.observer import Observer
+from harness.postgres import PostgresServer
+from livecue.store import CueFilter, CueRecord, Store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -73,6 +74,18 @@ class Stack:
             self.livekit.stop()
 
 
+BACKENDS = ["sqlite", "postgres"]
+
+
+def database(backend: str, postgres: PostgresServer | None) -> str:
+    """A fresh, empty database for a gateway: "" (a SQLite file of the gateway's own) or
+    a new database in the session's PostgreSQL cluster."""
+    if backend == "sqlite":
+        return ""
+    assert postgres is not None, "the postgres fixture is needed for the postgres backend"
+    return postgres.database()
+
+
 def make_stack(
     *,
     config: str | Path | None = None,
@@ -80,8 +93,10 @@ def make_stack(
     start_livekit: bool = True,
     start_gateway: bool = True,
     webhooks: bool = True,
+    db: str = "",
 ) -> Stack:
-    """Start livekit-server (webhooks to the gateway's port) and then the gateway.
+    """Start livekit-server (webhooks to the gateway's port) and then the gateway, on the
+    database ``db`` (default: a SQLite file of its own).
 
     The caller must ``close()`` the stack (fixtures do it in ``finally``).
     """
@@ -90,7 +105,11 @@ def make_stack(
         webhook_urls=[f"http://127.0.0.1:{port}/livekit/webhook"] if webhooks else []
     )
     gateway = GatewayProcess(
-        livekit, port=port, config=str(config) if config else None, env_extra=dict(env or {})
+        livekit,
+        port=port,
+        db=db,
+        config=str(config) if config else None,
+        env_extra=dict(env or {}),
     )
     stack = Stack(livekit, gateway)
     try:
@@ -178,14 +197,20 @@ async def wait_cue(
     return await until(check, timeout=timeout, what=f"cue {cue_id} to reach {sorted(states)}")
 
 
-def read_db(db: str, query: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Run a query on the gateway's SQLite file, opened read-only."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+@asynccontextmanager
+async def store_of(stack: Stack) -> AsyncIterator[Store]:
+    """The gateway's database, through the store (as the gateway itself reads it)."""
+    store = open_store(stack.gateway.db)
     try:
-        conn.row_factory = sqlite3.Row
-        return conn.execute(query, params).fetchall()
+        yield store
     finally:
-        conn.close()
+        await store.aclose()
+
+
+async def cues_where(stack: Stack, where: CueFilter | None = None) -> list[CueRecord]:
+    """Every cue matching ``where`` (all of them by default), newest first."""
+    async with store_of(stack) as store:
+        return await store.list_cues(where or CueFilter(), limit=1_000_000)
 
 
 def applied_counts(agent: RunningAgent) -> dict[str, int]:

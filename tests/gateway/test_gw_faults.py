@@ -17,11 +17,12 @@ from gwkit import (
     FINAL,
     Stack,
     applied_counts,
+    cues_where,
     live_agent,
-    read_db,
     received_ids,
     room_name,
     running_stack,
+    store_of,
     until,
     until_true,
 )
@@ -88,19 +89,19 @@ class Load:
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def states_of(db: str) -> dict[str, str]:
-    return {r["id"]: r["state"] for r in read_db(db, "SELECT id, state FROM cues")}
+async def states_of(stack: Stack) -> dict[str, str]:
+    return {r.id: r.state for r in await cues_where(stack)}
 
 
-async def all_final(db: str, ids: set[str], timeout: float) -> dict[str, str]:
+async def all_final(stack: Stack, ids: set[str], timeout: float) -> dict[str, str]:
     async def check() -> dict[str, str] | None:
-        states = states_of(db)
+        states = await states_of(stack)
         return states if all(states.get(i) in FINAL for i in ids) else None
 
     try:
         return await until(check, timeout=timeout, interval=0.5, what="every cue to be final")
     except AssertionError:
-        counts = Counter(states_of(db).get(i) for i in ids)
+        counts = Counter((await states_of(stack)).get(i) for i in ids)
         raise AssertionError(f"not every cue reached a final state: {dict(counts)}") from None
 
 
@@ -132,7 +133,7 @@ async def test_kill_9_during_a_2000_cue_load_loses_none_and_repeats_none() -> No
             ids = set(load.ids.values())
             assert len(ids) == total  # one cue per Idempotency-Key, across both crashes
 
-            states = await all_final(stack.gateway.db, ids, timeout=60)
+            states = await all_final(stack, ids, timeout=60)
             # nothing but the load's cues was stored: no retried POST made a second cue
             assert set(states) == ids
             assert Counter(states.values()) == {"delivered": total}
@@ -145,17 +146,12 @@ async def test_kill_9_during_a_2000_cue_load_loses_none_and_repeats_none() -> No
             assert all(e.outcome.status == "duplicate" for e in duplicates)
             assert sum(received.values()) == total + len(duplicates)
 
-        recovered = read_db(
-            stack.gateway.db,
-            "SELECT COUNT(DISTINCT cue_id) AS n FROM cue_events WHERE reason = ?",
-            ("gateway restarted while sending",),
-        )[0]["n"]
-        outcomes = Counter(
-            r["outcome"] for r in read_db(stack.gateway.db, "SELECT outcome FROM cues")
-        )
+        records = await cues_where(stack)
+        recovered = sum(r.attempts > 1 for r in records)  # sent again after a kill
+        outcomes = Counter(r.outcome for r in records)
         print(
             f"kills after {kills} accepted; {load.transport_errors} cut-off requests; "
-            f"{recovered} cues resumed from 'sending'; outcomes {dict(outcomes)}; "
+            f"{recovered} cues sent more than once; outcomes {dict(outcomes)}; "
             f"{len(duplicates)} resends answered duplicate"
         )
         # a resend is answered with the first arrival's outcome, so every record says applied
@@ -210,7 +206,7 @@ async def test_livekit_down_for_10s_mid_load_cues_are_retried_and_delivered() ->
                 ids = set(load.ids.values())
                 assert len(ids) == total
                 assert load.transport_errors == 0  # the gateway itself never went away
-                states = await all_final(stack.gateway.db, ids, timeout=60)
+                states = await all_final(stack, ids, timeout=60)
                 assert Counter(states.values()) == {"delivered": total}
 
                 agents = [agent] + [a for _, a in fresh]
@@ -225,20 +221,24 @@ async def test_livekit_down_for_10s_mid_load_cues_are_retried_and_delivered() ->
                     await extra.stop()
                     await observer.leave()
 
-        unreachable = read_db(
-            stack.gateway.db,
-            "SELECT COUNT(DISTINCT cue_id) AS n FROM cue_events "
-            "WHERE state = 'retrying' AND reason LIKE 'cannot reach LiveKit at %'",
-        )[0]["n"]
+        async with store_of(stack) as store:
+            histories = [await store.history(i) for i in ids]
+        unreachable = sum(
+            any(
+                e.state == "retrying" and (e.reason or "").startswith("cannot reach LiveKit at")
+                for e in events
+            )
+            for events in histories
+        )
         assert unreachable > 0  # cues were sent while LiveKit was down, and retried
-        released = read_db(
-            stack.gateway.db,
-            "SELECT reason, COUNT(*) AS n FROM cue_events WHERE state = 'queued' "
-            "AND reason != 'accepted' GROUP BY reason",
+        released = Counter(
+            e.reason
+            for events in histories
+            for e in events
+            if e.state == "queued" and e.reason != "accepted"
         )
         print(
             f"timeline {timeline}; agent survived the restart: {not fresh}; "
             f"{unreachable} cues retried while LiveKit was down; "
-            f"released: {[(r['reason'], r['n']) for r in released]}; "
-            f"acted on by two agents: {overlap}"
+            f"released: {dict(released)}; acted on by two agents: {overlap}"
         )

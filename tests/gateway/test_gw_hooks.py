@@ -11,14 +11,15 @@ import pytest
 from gwkit import (
     DONATION_SECRET,
     Stack,
+    cues_where,
     live_agent,
-    read_db,
     received_ids,
     room_name,
     wait_cue,
 )
 
 from livecue._hook_signatures import sign_standard_webhooks
+from livecue.store import CueFilter
 
 pytestmark = pytest.mark.e2e
 
@@ -37,11 +38,8 @@ def signed(body: bytes, *, msg_id: str | None = None, at: float | None = None) -
     return {**headers, "content-type": "application/json"}
 
 
-def hook_cues(stack: Stack) -> int:
-    rows = read_db(
-        stack.gateway.db, "SELECT COUNT(*) AS n FROM cues WHERE source = ?", ("hook:donations",)
-    )
-    return int(rows[0]["n"])
+async def hook_cues(stack: Stack) -> int:
+    return len(await cues_where(stack, CueFilter(hook="donations")))
 
 
 async def test_signed_donation_reaches_the_agent_once(api_stack: Stack, room: str) -> None:
@@ -77,7 +75,7 @@ async def test_signed_donation_reaches_the_agent_once(api_stack: Stack, room: st
 async def test_tampered_or_stale_deliveries_are_refused(api_stack: Stack) -> None:
     room = room_name("donor")
     body = donation(room)
-    before = hook_cues(api_stack)
+    before = await hook_cues(api_stack)
     async with httpx.AsyncClient(base_url=api_stack.url, timeout=10) as c:
         tampered = await c.post(
             "/hooks/donations", content=donation(room, amount=25_000), headers=signed(body)
@@ -104,7 +102,7 @@ async def test_tampered_or_stale_deliveries_are_refused(api_stack: Stack) -> Non
         unsigned = await c.post("/hooks/donations", content=body)
         assert unsigned.status_code == 401
         assert "missing header webhook-id" in unsigned.json()["error"]["message"]
-    assert hook_cues(api_stack) == before  # nothing was stored for any of them
+    assert await hook_cues(api_stack) == before  # nothing was stored for any of them
 
 
 async def test_payload_without_the_room_is_a_422_naming_the_field(api_stack: Stack) -> None:
@@ -127,7 +125,7 @@ async def test_a_payload_the_templates_cannot_render_is_a_422_not_a_500(api_stac
 
 async def test_other_events_are_ignored_and_unknown_hooks_are_404(api_stack: Stack) -> None:
     body = json.dumps({"type": "donation.refunded", "data": {"room": room_name()}}).encode()
-    before = hook_cues(api_stack)
+    before = await hook_cues(api_stack)
     async with httpx.AsyncClient(base_url=api_stack.url, timeout=10) as c:
         ignored = await c.post("/hooks/donations", content=body, headers=signed(body))
         assert ignored.status_code == 200
@@ -136,4 +134,30 @@ async def test_other_events_are_ignored_and_unknown_hooks_are_404(api_stack: Sta
         unknown = await c.post("/hooks/payments", content=body, headers=signed(body))
         assert unknown.status_code == 404
         assert unknown.json()["error"]["message"] == "no hook named 'payments' is configured"
-    assert hook_cues(api_stack) == before
+    assert await hook_cues(api_stack) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            b'{"type": "donation.succeeded", "data": {"room": "fz-\\ud800", "amount": 1,'
+            b' "currency": "EUR", "donor": "A"}}',
+            "UTF-8",
+        ),
+        (donation(""), "empty"),
+        (donation("x" * 300), "at most 256"),
+        (b"[" * 10_000 + b"]" * 10_000, "not JSON"),
+        (b'{"type": "donation.succeeded", "data": ' + b"9" * 5000 + b"}", "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+    ],
+)
+async def test_a_signed_delivery_that_makes_no_valid_cue_is_a_422(
+    api_stack: Stack, body: bytes, problem: str
+) -> None:
+    before = await hook_cues(api_stack)
+    async with httpx.AsyncClient(base_url=api_stack.url, timeout=10) as c:
+        r = await c.post("/hooks/donations", content=body, headers=signed(body))
+    assert r.status_code == 422, r.text
+    assert problem in r.json()["error"]["message"]
+    assert await hook_cues(api_stack) == before  # nothing half-made

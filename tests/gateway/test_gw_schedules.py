@@ -11,12 +11,27 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from gwkit import FINAL, applied_counts, live_agent, read_db, room_name, running_stack, until
+from gwkit import (
+    FINAL,
+    Stack,
+    applied_counts,
+    cues_where,
+    live_agent,
+    room_name,
+    running_stack,
+    until,
+)
+
+from livecue.store import CueFilter, CueRecord
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 RUN_S = 3.0
 DOWN_S = 1.5
+
+
+async def tick_cues(stack: Stack) -> list[CueRecord]:
+    return await cues_where(stack, CueFilter(source="schedule"))
 
 
 def _tick(text: str) -> datetime:
@@ -55,39 +70,17 @@ async def test_every_second_schedule_fires_each_tick_once_across_restarts(tmp_pa
             await asyncio.sleep(RUN_S)
             window_end = time.time()
 
+            async def settled() -> list[CueRecord] | None:
+                rows = [r for r in await tick_cues(stack) if r.created_at < window_end]
+                return rows if rows and all(r.state in FINAL for r in rows) else None
+
+            await until(settled, timeout=20, what="the window's tick cues to be final")
             async with stack.client() as c:
-
-                async def settled() -> bool:
-                    rows = read_db(
-                        gateway.db,
-                        "SELECT state FROM cues "
-                        "WHERE source = 'schedule:ticker' AND created_at < ?",
-                        (window_end,),
-                    )
-                    return bool(rows) and all(r["state"] in FINAL for r in rows)
-
-                try:
-                    await until(settled, timeout=20, what="the window's tick cues to be final")
-                except AssertionError:
-                    open_cues = read_db(
-                        gateway.db,
-                        "SELECT e.cue_id, e.at, e.state, e.reason FROM cue_events e JOIN cues c "
-                        "ON c.id = e.cue_id WHERE c.state NOT IN ('delivered', 'expired', "
-                        "'failed') ORDER BY e.cue_id, e.at",
-                    )
-                    raise AssertionError(
-                        f"tick cues not final: {[tuple(r) for r in open_cues]}\n"
-                        f"{gateway.log_tail(20)}"
-                    ) from None
                 assert (await c.get("/healthz")).status_code == 200
             await asyncio.to_thread(gateway.stop)
 
-            rows = read_db(
-                gateway.db,
-                "SELECT id, payload, state, room, idempotency_key FROM cues "
-                "WHERE source = 'schedule:ticker' ORDER BY created_at",
-            )
-            ticks = [_tick(json.loads(r["payload"])["text"]) for r in rows]
+            rows = sorted(await tick_cues(stack), key=lambda r: r.created_at)
+            ticks = [_tick(json.loads(r.payload)["text"]) for r in rows]
             seconds = [t.timestamp() for t in ticks]
 
             # one cue per tick, consecutive seconds, over the whole window
@@ -105,11 +98,10 @@ async def test_every_second_schedule_fires_each_tick_once_across_restarts(tmp_pa
             # the downtimes are inside the window: their ticks were caught up on start
             for down in (stopped_gracefully, killed):
                 assert any(down < s < down + DOWN_S for s in seconds)
-            assert all(r["room"] == room for r in rows)
-            assert len({r["idempotency_key"] for r in rows}) == len(rows)
+            assert all(r.room == room for r in rows)
 
             # at the agent: each delivered tick acted on exactly once, nothing else
-            delivered = {r["id"] for r in rows if r["state"] == "delivered"}
+            delivered = {r.id for r in rows if r.state == "delivered"}
             applied = applied_counts(agent)
             assert set(applied) == delivered
             assert set(applied.values()) == {1}

@@ -9,17 +9,26 @@ import pytest
 import livecue
 from livecue import (
     AgentNotListening,
+    AuthenticationFailed,
     ConfigError,
+    Conflict,
     CueDecodeError,
     CueError,
     CueRefused,
     CueTooLarge,
     DeliveryError,
     DeliveryTimeout,
+    InvalidRequest,
     LivecueError,
     LiveKitUnreachable,
     NoAgentInRoom,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    RequestError,
     RoomNotFound,
+    ServiceUnavailable,
     SignatureError,
     Unauthorized,
     UsageError,
@@ -43,6 +52,15 @@ PARENT: dict[type[LivecueError], type[Exception]] = {
     LiveKitUnreachable: DeliveryError,
     DeliveryTimeout: DeliveryError,
     CueRefused: DeliveryError,
+    RequestError: LivecueError,
+    InvalidRequest: RequestError,
+    NotFound: RequestError,
+    Conflict: RequestError,
+    AuthenticationFailed: RequestError,
+    PermissionDenied: RequestError,
+    PayloadTooLarge: RequestError,
+    RateLimited: RequestError,
+    ServiceUnavailable: RequestError,
 }
 
 EXAMPLES: list[LivecueError] = [
@@ -61,6 +79,15 @@ EXAMPLES: list[LivecueError] = [
     LiveKitUnreachable("connection refused", room="r"),
     DeliveryTimeout("no answer in 5 s", room="r"),
     CueRefused("unknown kind", room="r"),
+    RequestError("x"),
+    InvalidRequest("ttl_s: must be positive"),
+    NotFound("no cue with id 'x'"),
+    Conflict("the cue is at the agent already"),
+    AuthenticationFailed("unknown or revoked API key"),
+    PermissionDenied("this API key lacks the 'send' scope"),
+    PayloadTooLarge("request body over 65536 bytes"),
+    RateLimited("too many requests for this API key", 1.5),
+    ServiceUnavailable("the database does not answer"),
 ]
 
 
@@ -96,7 +123,7 @@ def test_every_error_is_exported() -> None:
 
 @pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
 def test_retryable_only_when_trying_again_can_help(error: LivecueError) -> None:
-    expected = isinstance(error, (LiveKitUnreachable, DeliveryTimeout))
+    expected = isinstance(error, (LiveKitUnreachable, DeliveryTimeout, ServiceUnavailable))
     assert error.retryable is expected
     assert type(error).retryable is expected
 

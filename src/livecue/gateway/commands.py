@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_DB_HELP = (
+    "the database: a SQLite file path (or sqlite:///path), or a postgresql:// URL to run "
+    "several gateway instances on one PostgreSQL (default: LIVECUE_DB, else livecue.db)"
+)
+
 
 def add_commands(commands: Any) -> None:
     serve = commands.add_parser(
@@ -34,9 +39,7 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--host", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: 8080)")
     serve.add_argument("--config", metavar="FILE", help="YAML file with hooks and schedules")
-    serve.add_argument(
-        "--db", metavar="PATH", help="SQLite database file (default: livecue.db here)"
-    )
+    serve.add_argument("--db", metavar="DB", help=_DB_HELP)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
 
@@ -61,7 +64,7 @@ def add_commands(commands: Any) -> None:
         help="a scope to grant (repeat for several): send, broadcast, read, agent, admin",
     )
     create.add_argument("--name", help="a label for the key (who or what uses it)")
-    create.add_argument("--db", metavar="PATH", help="SQLite database file (default: livecue.db)")
+    create.add_argument("--db", metavar="DB", help=_DB_HELP)
     create.set_defaults(run=_keys_create)
 
     listing = key_commands.add_parser(
@@ -70,7 +73,7 @@ def add_commands(commands: Any) -> None:
         description="List every API key: id, name, scopes, when created and when revoked. "
         "Secrets are not stored, so they cannot be shown.",
     )
-    listing.add_argument("--db", metavar="PATH", help="SQLite database file (default: livecue.db)")
+    listing.add_argument("--db", metavar="DB", help=_DB_HELP)
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(run=_keys_list)
 
@@ -82,8 +85,31 @@ def add_commands(commands: Any) -> None:
         epilog="example: livecue keys revoke 3f9c2a1b0d4e5f60 --db livecue.db",
     )
     revoke.add_argument("key_id", metavar="ID", help="the key's id (see livecue keys list)")
-    revoke.add_argument("--db", metavar="PATH", help="SQLite database file (default: livecue.db)")
+    revoke.add_argument("--db", metavar="DB", help=_DB_HELP)
     revoke.set_defaults(run=_keys_revoke)
+
+    db = commands.add_parser(
+        "db",
+        help="the gateway's database: migrate it, or show its schema version",
+        description="The gateway migrates its database on start; these do it by hand.",
+    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    migrate = db_commands.add_parser(
+        "migrate",
+        help="apply the migrations the database lacks",
+        description="Apply the schema migrations the database lacks, in order, each once "
+        "(several instances starting at once migrate once).",
+    )
+    migrate.add_argument("--db", metavar="DB", help=_DB_HELP)
+    migrate.set_defaults(run=_db_migrate)
+    status = db_commands.add_parser(
+        "status",
+        help="show the database's schema version and what is pending",
+        description="Show the backend, the schema version of the database and the newest "
+        "this livecue knows. Exits 1 if migrations are pending.",
+    )
+    status.add_argument("--db", metavar="DB", help=_DB_HELP)
+    status.set_defaults(run=_db_status)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -97,11 +123,16 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .._livekit import Credentials
+    from ..store import SQLiteStore, open_store
+    from ..store.sqlite import ensure_free
     from .app import create_app
     from .logs import configure_logging
 
     configure_logging(args.log_level)
     settings = _settings(args)
+    store = open_store(settings.db)
+    if isinstance(store, SQLiteStore):
+        ensure_free(store.path)  # one gateway per SQLite file: refuse now, in one line
     app = create_app(settings, credentials=Credentials.from_env())
     uvicorn.run(
         app,
@@ -114,16 +145,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+def _with_store(
+    args: argparse.Namespace, work: Callable[[Store], Awaitable[T]], *, migrate: bool = True
+) -> T:
     """Run ``work`` on the gateway's store (migrated first), then close it."""
     import asyncio  # here, not at the top: `livecue --help` should not pay for it
 
-    from ..store import SQLiteStore
+    from ..store import open_store
 
     async def run() -> T:
-        store = SQLiteStore(_settings(args).db)
+        store = open_store(_settings(args).db)
         try:
-            await store.migrate()
+            if migrate:
+                await store.migrate()
             return await work(store)
         finally:
             await store.aclose()
@@ -131,7 +165,31 @@ def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]])
     return asyncio.run(run())
 
 
+def _db_migrate(args: argparse.Namespace) -> int:
+    async def migrate(store: Store) -> tuple[list[int], tuple[int, int]]:
+        return await store.migrate(), await store.schema_version()
+
+    applied, (version, _) = _with_store(args, migrate, migrate=False)
+    if applied:
+        print(f"applied migrations {', '.join(map(str, applied))}: schema version {version}")
+    else:
+        print(f"nothing to do: schema version {version} is current")
+    return 0
+
+
+def _db_status(args: argparse.Namespace) -> int:
+    async def status(store: Store) -> tuple[str, tuple[int, int]]:
+        return store.backend, await store.schema_version()
+
+    backend, (version, newest) = _with_store(args, status, migrate=False)
+    pending = newest - version
+    state = "up to date" if pending <= 0 else f"{pending} migration(s) pending"
+    print(f"{backend}: schema version {version} of {newest} ({state})")
+    return 0 if pending <= 0 else 1
+
+
 def _keys_create(args: argparse.Namespace) -> int:
+    from ..store import describe
     from .services import keys
 
     settings = _settings(args)
@@ -145,7 +203,8 @@ def _keys_create(args: argparse.Namespace) -> int:
 
     _with_store(args, store_key)
     print(
-        json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": settings.db}), file=sys.stderr
+        json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": describe(settings.db)}),
+        file=sys.stderr,
     )
     print(issued.token)
     return 0

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .._errors import AuthenticationFailed, PermissionDenied, RateLimited
 from ..store import KeyRecord
-from .errors import Forbidden, RateLimited, Unauthenticated
 from .runtime import Gateway
 from .services import keys
 
@@ -28,19 +28,16 @@ def require(scope: str) -> object:
         scheme, _, token = header.partition(" ")
         parsed = keys.parse(token.strip()) if scheme.lower() == "bearer" else None
         if parsed is None:
-            raise Unauthenticated(
-                "missing or malformed API key (send 'Authorization: Bearer lck_...')",
-                headers={"WWW-Authenticate": "Bearer"},
+            raise AuthenticationFailed(
+                "missing or malformed API key (send 'Authorization: Bearer lck_...')"
             )
         key_id, secret = parsed
         record = await gateway.api_key(key_id)
         if record is None or not keys.matches(secret, record.secret_hash):
-            raise Unauthenticated(
-                "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise AuthenticationFailed("unknown or revoked API key")
         if scope not in record.scopes and "admin" not in record.scopes:
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
-        wait = gateway.key_limits.take(key_id, gateway.clock())
+            raise PermissionDenied(f"this API key lacks the {scope!r} scope")
+        wait = await gateway.key_limits.take(key_id, gateway.clock())
         if wait > 0:
             gateway.metrics.rate_limited.labels("key").inc()
             raise RateLimited("too many requests for this API key", wait)

@@ -1,4 +1,8 @@
-"""Errors the gateway answers with, and their JSON shape: ``{"error": {"code", "message"}}``."""
+"""The one place livecue's errors become HTTP answers: ``{"error": {"code", "message"}}``.
+
+Services raise errors of livecue's tree (``RequestError`` and friends, ``CueDecodeError``,
+``CueTooLarge``); nothing below the routes knows about HTTP statuses.
+"""
 
 from __future__ import annotations
 
@@ -9,67 +13,61 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._errors import CueDecodeError, CueTooLarge
+from .._errors import (
+    AuthenticationFailed,
+    Conflict,
+    CueDecodeError,
+    CueTooLarge,
+    InvalidRequest,
+    LivecueError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    RequestError,
+    ServiceUnavailable,
+)
 
-
-class GatewayError(Exception):
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.headers = headers
-
-
-class NotFound(GatewayError):
-    status, code = 404, "not_found"
-
-
-class Unauthenticated(GatewayError):
-    status, code = 401, "unauthenticated"
-
-
-class Forbidden(GatewayError):
-    status, code = 403, "forbidden"
-
-
-class PayloadTooLarge(GatewayError):
-    status, code = 413, "payload_too_large"
-
-
-class Unprocessable(GatewayError):
-    status, code = 422, "invalid_request"
-
-
-class RateLimited(GatewayError):
-    status, code = 429, "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        seconds = max(1, int(retry_after_s + 0.999))
-        super().__init__(message, headers={"Retry-After": str(seconds)})
-
-
-class Unavailable(GatewayError):
-    status, code = 503, "unavailable"
+# error class -> (HTTP status, the code in the JSON body); the most specific class wins
+STATUS: dict[type[LivecueError], tuple[int, str]] = {
+    InvalidRequest: (422, "invalid_request"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    AuthenticationFailed: (401, "unauthenticated"),
+    PermissionDenied: (403, "forbidden"),
+    PayloadTooLarge: (413, "payload_too_large"),
+    RateLimited: (429, "rate_limited"),
+    ServiceUnavailable: (503, "unavailable"),
+    CueTooLarge: (413, "cue_too_large"),
+    CueDecodeError: (422, "invalid_cue"),
+    RequestError: (400, "bad_request"),
+}
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def answer(error: LivecueError) -> JSONResponse:
+    """The HTTP answer for one of livecue's errors."""
+    status, code = next(
+        (STATUS[cls] for cls in type(error).__mro__ if cls in STATUS), (500, "internal_error")
+    )
+    message = error.reason if isinstance(error, CueDecodeError) else str(error)
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(max(1, int(error.retry_after_s + 0.999)))
+    if isinstance(error, AuthenticationFailed):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(error_body(code, message), status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=exc.headers)
-
+    @app.exception_handler(RequestError)
     @app.exception_handler(CueTooLarge)
-    async def too_large(_: Request, exc: CueTooLarge) -> JSONResponse:
-        return JSONResponse(error_body("cue_too_large", str(exc)), 413)
-
     @app.exception_handler(CueDecodeError)
-    async def bad_cue(_: Request, exc: CueDecodeError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_cue", exc.reason), 422)
+    async def livecue_error(_: Request, exc: LivecueError) -> JSONResponse:
+        return answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

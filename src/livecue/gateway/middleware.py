@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._errors import PayloadTooLarge
 from . import errors
 
 
@@ -22,7 +21,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         buffered: list[Message] = []
@@ -36,7 +35,7 @@ class BodyLimit:
                     break
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    await self._refuse(send)
+                    await self._refuse(scope, receive, send)
                     return
                 if not message.get("more_body", False):
                     break
@@ -55,19 +54,11 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        error = errors.PayloadTooLarge(f"request body over {self.max_bytes} bytes")
-        body = json.dumps(errors.error_body(error.code, error.message)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = errors.answer(PayloadTooLarge(f"request body over {self.max_bytes} bytes"))
+        await response(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -1,4 +1,8 @@
-"""Everything a running gateway holds, built in ``create_app`` and started by its lifespan."""
+"""Everything a running gateway holds: built whole in ``create_app``, started by its lifespan.
+
+Construction opens nothing (no connection, no task); :meth:`Gateway.start` migrates the
+store, joins the instances serving it, and starts the loops.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +19,17 @@ from .._errors import LivecueError
 from .._livekit import Credentials
 from .._signing import SigningKey
 from ..sender import CueSender
-from ..store import CueRecord, KeyRecord, SQLiteStore, Store
+from ..store import CueRecord, KeyRecord, SharedLimits, Store, open_store
 from .config import GatewayConfig, Settings
 from .services.cue_templates import CueRenderer
+from .services.deliverer import Deliverer
 from .services.dispatcher import Dispatcher
 from .services.hooks import HookProcessor
+from .services.instances import Instance
 from .services.intake import Intake
 from .services.livekit_events import LiveKitEvents
 from .services.metrics import Metrics
-from .services.ratelimit import TokenBuckets
+from .services.ratelimit import LocalRateLimit, RateLimit, SharedRateLimit
 from .services.receipts import Receipts, ReceiptWatcher
 from .services.schedules import Scheduler
 
@@ -31,11 +37,20 @@ logger = logging.getLogger("livecue.gateway")
 
 KEY_CACHE_S = 2.0
 """How long a looked-up API key is trusted before it is read again (a revocation takes
-effect within this)."""
+effect within this, on every instance)."""
+
+
+def _rate_limit(store: Store, name: str, rate: float) -> RateLimit:
+    """Per-process buckets with SQLite (one instance); buckets in the database with
+    PostgreSQL, so the limit holds across instances."""
+    burst = max(1.0, 2 * rate)
+    if store.shared and isinstance(store, SharedLimits):
+        return SharedRateLimit(store, name, rate, burst)
+    return LocalRateLimit(rate, burst)
 
 
 class Gateway:
-    """The gateway's parts. Nothing opens a connection until :meth:`start`."""
+    """The gateway's parts, all built here; nothing connects until :meth:`start`."""
 
     def __init__(
         self,
@@ -44,37 +59,56 @@ class Gateway:
         credentials: Credentials,
         *,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
+        sender: Deliverer | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
         self.credentials = credentials
         self.clock = clock
         self.metrics = Metrics()
+        self.store = store if store is not None else open_store(settings.db)
         secret = settings.secret.get_secret_value() if settings.secret else ""
         self.signing_key = (
             SigningKey.from_secret(secret)
             if secret
             else SigningKey.from_livekit(credentials.api_key, credentials.api_secret)
         )
-        self.store: Store = SQLiteStore(settings.db)
-        self.key_limits = TokenBuckets(
-            settings.rate_per_key, burst=max(1.0, 2 * settings.rate_per_key)
+        self.sender: Deliverer = sender or CueSender(
+            credentials,
+            transport=settings.transport,
+            secret=self.signing_key,
+            rpc_timeout_s=settings.rpc_timeout_s,
+            concurrency=settings.dispatch_concurrency,
         )
-        self._sender: CueSender | None = None
-        self._dispatcher: Dispatcher | None = None
-        self._watcher: ReceiptWatcher | None = None
-        self.receipts = Receipts(self.store, self.metrics, wake=self._wake, clock=clock)
-        self.livekit_events = LiveKitEvents(
-            agent_joined=self._agent_joined, participant_left=self.receipts.agent_left
-        )
+        self.instance = Instance(self.store, clock=clock)
+        self.key_limits = _rate_limit(self.store, "key", settings.rate_per_key)
+        self.receipts = Receipts(self.store, self.metrics, clock=clock)
         self.intake = Intake(
             self.store,
             self.metrics,
-            rate_per_room=settings.rate_per_room,
+            room_limit=_rate_limit(self.store, "room", settings.rate_per_room),
             default_transport=settings.transport,
-            wake=self._wake,
             signing_key=self.signing_key,
+            live_rooms=self._live_rooms,
             clock=clock,
+        )
+        self.watcher = ReceiptWatcher(
+            self.store, self.sender, self.receipts, self.instance, clock=clock
+        )
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.sender,
+            settings,
+            self.metrics,
+            self.receipts,
+            self.instance,
+            on_handed_over=self.watcher.wake,
+            clock=clock,
+        )
+        self.store.listen(self.dispatcher.wake)
+        self.livekit_events = LiveKitEvents(
+            agent_joined=self._agent_joined, participant_left=self.receipts.agent_left
         )
         self.renderer = CueRenderer()
         self.hooks = HookProcessor(
@@ -110,21 +144,6 @@ class Gateway:
         self._keys[key_id] = (now, record)
         return record
 
-    async def _live_rooms(self, prefix: str | None) -> list[str]:
-        return await self.sender.resolve_rooms(room_prefix=prefix)
-
-    @property
-    def sender(self) -> CueSender:
-        if self._sender is None:
-            raise RuntimeError("the gateway is not started")
-        return self._sender
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        if self._dispatcher is None:
-            raise RuntimeError("the gateway is not started")
-        return self._dispatcher
-
     def signed(self, record: CueRecord) -> dict[str, Any]:
         """A stored cue as its agent gets it: signed and bound to its room."""
         cue = decode_cue(record.payload, legacy=False)
@@ -132,46 +151,31 @@ class Gateway:
         payload: dict[str, Any] = json.loads(wire)
         return payload
 
-    def _wake(self) -> None:
-        if self._dispatcher is not None:
-            self._dispatcher.wake()
+    async def _live_rooms(self, prefix: str | None) -> list[str]:
+        return await self.sender.resolve_rooms(room_prefix=prefix)
 
     async def _agent_joined(self, room: str, identity: str) -> None:
-        if self._dispatcher is not None:
-            await self._dispatcher.release(room, f"agent {identity!r} joined")
+        await self.dispatcher.release(room, f"agent {identity!r} joined")
 
     async def start(self) -> None:
-        await self.store.migrate()
-        self._sender = CueSender(
-            self.credentials,
-            transport=self.settings.transport,
-            secret=self.signing_key,
-            rpc_timeout_s=self.settings.rpc_timeout_s,
-            concurrency=self.settings.dispatch_concurrency,
-        )
-        self._watcher = ReceiptWatcher(self.store, self._sender, self.receipts, clock=self.clock)
-        self._dispatcher = Dispatcher(
-            self.store,
-            self._sender,
-            self.settings,
-            self.metrics,
-            self.receipts,
-            on_handed_over=self._watcher.wake,
-            clock=self.clock,
-        )
-        await self._dispatcher.start()
-        self._watcher.start()
+        applied = await self.store.migrate()
+        if applied:
+            logger.info("database migrated", extra={"versions": applied})
+        await self.instance.start()
+        await self.dispatcher.start()
+        self.watcher.start()
         await self.scheduler.start()
-        logger.info("gateway started", extra={"db": self.settings.db})
+        logger.info(
+            "gateway started",
+            extra={"store": repr(self.store), "instance": self.instance.id},
+        )
 
     async def stop(self) -> None:
         await self.scheduler.stop()
-        if self._watcher is not None:
-            await self._watcher.stop()
-        if self._dispatcher is not None:
-            await self._dispatcher.stop(self.settings.shutdown_grace_s)
-        if self._sender is not None:
-            await self._sender.aclose()
+        await self.watcher.stop()
+        await self.dispatcher.stop(self.settings.shutdown_grace_s)
+        await self.sender.aclose()
+        await self.instance.stop()
         await self.store.aclose()
         logger.info("gateway stopped")
 
@@ -197,7 +201,7 @@ class Gateway:
         try:
             await asyncio.wait_for(self.sender.resolve_rooms(), 2.0)
             checks["livekit"] = "ok"
-        except (LivecueError, asyncio.TimeoutError, RuntimeError) as exc:
+        except (LivecueError, asyncio.TimeoutError) as exc:
             # the class only: this answer is public, and the message names the LiveKit URL
             checks["livekit"] = f"unavailable ({type(exc).__name__})"
         self._ready_cache = (now, checks)

@@ -39,8 +39,16 @@ def _rule(check: Callable[[Any], str]) -> Callable[[Any], str]:
     return validate
 
 
+# LiveKit's limit is in UTF-8 bytes, so the check is the envelope's, not a character count
 RoomName = Annotated[
-    str, Field(min_length=1, max_length=MAX_ROOM_BYTES), AfterValidator(_rule(check_room))
+    str,
+    # 256 characters are at least 256 bytes: the character bound only documents the limit
+    Field(
+        min_length=1,
+        max_length=MAX_ROOM_BYTES,
+        description=f"A LiveKit room name: 1 to {MAX_ROOM_BYTES} bytes of UTF-8",
+    ),
+    AfterValidator(_rule(check_room)),
 ]
 AgentName = Annotated[
     str, Field(min_length=1, max_length=MAX_AGENT_NAME), AfterValidator(_rule(check_agent_name))

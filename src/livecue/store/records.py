@@ -8,8 +8,8 @@ outcome replace a final one or move a cue backwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
 
 from .._scopes import SCOPES as SCOPES
 from .._scopes import Scope as Scope
@@ -140,6 +140,8 @@ class CueRecord:
     attempts: int
     next_attempt_at: float
     expires_at: float
+    owner: str | None
+    """The gateway instance sending it (state ``sending``)."""
     agent_identity: str | None
     outcome: str | None
     receipt: str | None
@@ -154,9 +156,58 @@ class CueRecord:
     updated_at: float
     delivered_at: float | None
 
+    FIELDS: ClassVar[tuple[str, ...]]
+
     @property
     def final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+CueRecord.FIELDS = tuple(f.name for f in fields(CueRecord))
+
+
+Source = Literal["api", "hook", "schedule", "broadcast"]
+
+
+@dataclass(frozen=True)
+class CueFilter:
+    """Which cues to list. Every field narrows the list; None means any."""
+
+    room: str | None = None
+    state: str | None = None
+    outcome: str | None = None
+    source: Source | None = None
+    hook: str | None = None
+    """Cues made by deliveries of this hook (implies source ``hook``)."""
+    created_after: float | None = None
+    created_before: float | None = None
+    before: tuple[float, str] | None = None
+    """A page's cursor: cues older than this (created_at, id), as the last page ended."""
+
+    def params(self) -> dict[str, Any]:
+        """Query parameters: how each filter reads the ``source`` and ``broadcast_id`` columns."""
+        exact = prefix = None
+        broadcast: int | None = None
+        if self.hook is not None:
+            exact = f"hook:{self.hook}"
+        elif self.source in ("hook", "schedule"):
+            prefix = f"{self.source}:"
+        elif self.source == "api":
+            exact, broadcast = "api", 0
+        elif self.source == "broadcast":
+            broadcast = 1
+        return {
+            "room": self.room,
+            "state": self.state,
+            "outcome": self.outcome,
+            "source_exact": exact,
+            "source_prefix": prefix,
+            "broadcast": broadcast,
+            "created_after": self.created_after,
+            "created_before": self.created_before,
+            "cursor_at": self.before[0] if self.before else None,
+            "cursor_id": self.before[1] if self.before else None,
+        }
 
 
 @dataclass(frozen=True)

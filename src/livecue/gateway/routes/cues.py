@@ -1,6 +1,6 @@
 """The cue API: accept, broadcast, look up, and the data transport's receipts and catch-up.
 
-Room names may hold ``/``, spaces and any letters: the ``{room:path}`` routes take
+Room names may hold ``/``, spaces and any letters: the ``{room:room}`` routes take
 the rest of the path (percent-decoded) as the name.
 """
 
@@ -11,11 +11,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from ..._cue import utcnow
+from ..._errors import NotFound
 from ...store import KeyRecord
 from ..deps import GatewayDep, require
-from ..errors import NotFound
 from ..schemas import (
     BroadcastAccepted,
     BroadcastIn,
@@ -31,6 +32,16 @@ from ..views import cue_status
 
 router = APIRouter(prefix="/v1", tags=["cues"])
 
+
+class _RoomConvertor(PathConvertor):
+    """The rest of the path, newlines included, so that every room name reaches the
+    validator and a bad one is a 422 that names the rule rather than a bare 404."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("room", _RoomConvertor())
+
 RoomPath = Annotated[RoomName, Path(description="The LiveKit room name (percent-encoded)")]
 CueId = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -44,7 +55,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/rooms/{room:path}/cues", status_code=202, response_model=CueAccepted, responses=_ERRORS
+    "/rooms/{room:room}/cues", status_code=202, response_model=CueAccepted, responses=_ERRORS
 )
 async def send_cue(
     room: RoomPath,
@@ -83,14 +94,11 @@ async def broadcast(
     key: Annotated[KeyRecord, require("broadcast")],
 ) -> BroadcastAccepted:
     """One cue to each of ``rooms``, to live rooms named ``prefix``..., or to all live rooms."""
-    if body.rooms is not None:
-        rooms = list(dict.fromkeys(body.rooms))
-    else:
-        rooms = await gateway.sender.resolve_rooms(room_prefix=body.prefix)
     cue = body.cue.to_cue(default_ttl_s=gateway.settings.default_ttl_s, now=utcnow())
     broadcast_id, records = await gateway.intake.accept_broadcast(
-        rooms,
+        body.rooms,
         cue,
+        prefix=body.prefix,
         origin=Origin(source="api", key_id=key.id),
         transport=body.cue.transport,
         agent_name=body.cue.agent_name,
@@ -133,7 +141,7 @@ async def report_outcome(
         raise NotFound(f"no cue with id {cue_id!r}")
 
 
-@router.get("/rooms/{room:path}/pending", response_model=PendingOut, responses=_ERRORS)
+@router.get("/rooms/{room:room}/pending", response_model=PendingOut, responses=_ERRORS)
 async def pending(
     room: RoomPath, gateway: GatewayDep, _: Annotated[KeyRecord, require("agent")]
 ) -> PendingOut:

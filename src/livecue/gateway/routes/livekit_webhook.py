@@ -7,8 +7,8 @@ import logging
 from fastapi import APIRouter, Request, Response
 from livekit import api
 
+from ..._errors import AuthenticationFailed
 from ..deps import GatewayDep
-from ..errors import Unauthenticated
 
 router = APIRouter(tags=["livekit"])
 logger = logging.getLogger("livecue.gateway.livekit")
@@ -24,7 +24,7 @@ async def livekit_webhook(request: Request, gateway: GatewayDep) -> Response:
         event = receiver.receive(body.decode("utf-8", "replace"), auth)
     except Exception:
         gateway.metrics.webhook_verifications.labels("livekit", "rejected").inc()
-        raise Unauthenticated("LiveKit webhook signature did not verify") from None
+        raise AuthenticationFailed("LiveKit webhook signature did not verify") from None
     gateway.metrics.webhook_verifications.labels("livekit", "ok").inc()
     await gateway.livekit_events.apply(event)
     return Response(status_code=204)

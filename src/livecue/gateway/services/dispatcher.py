@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..._backoff import RetryPolicy
 from ..._cue import decode_cue
@@ -23,10 +23,12 @@ from ..._errors import (
     LivecueError,
     NoAgentInRoom,
     RoomNotFound,
+    ServiceUnavailable,
 )
-from ...sender import CueSender
 from ...store import CueRecord, CueState, Store, room_missing
 from ..config import Settings
+from .deliverer import Deliverer
+from .instances import Instance
 from .metrics import Metrics
 from .receipts import Receipts
 
@@ -46,16 +48,18 @@ class Dispatcher:
     def __init__(
         self,
         store: Store,
-        sender: CueSender,
+        sender: Deliverer,
         settings: Settings,
         metrics: Metrics,
         receipts: Receipts,
+        instance: Instance,
         *,
         on_handed_over: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
+        self._instance = instance
         self._receipts = receipts
         self._on_handed_over = on_handed_over
         self._retry = RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s)
@@ -66,7 +70,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._stopping = False
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # send -> its cue id
         self._loop_task: asyncio.Task[None] | None = None
         self._held_task: asyncio.Task[None] | None = None
         # rooms just found without an agent: a burst of cues for one of them is held
@@ -78,11 +82,7 @@ class Dispatcher:
     # -- lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        recovered = await self._store.recover(now=self._clock())
-        if recovered:
-            logger.info(
-                "resuming %d cues that were being sent when the gateway stopped", len(recovered)
-            )
+        await self._recover()
         self._loop_task = asyncio.create_task(self._run(), name="livecue-dispatcher")
         self._held_task = asyncio.create_task(self._check_held_rooms(), name="livecue-held-check")
 
@@ -97,7 +97,7 @@ class Dispatcher:
             *(t for t in (self._loop_task, self._held_task) if t), return_exceptions=True
         )
         if self._inflight:
-            _, pending = await asyncio.wait(self._inflight, timeout=grace_s)
+            _, pending = await asyncio.wait(list(self._inflight), timeout=grace_s)
             for task in pending:
                 task.cancel()
             if pending:
@@ -126,6 +126,10 @@ class Dispatcher:
                 await self._tick()
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable as exc:  # the database is away: it comes back
+                logger.warning("dispatcher paused: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
             except Exception:
                 logger.exception("dispatcher pass failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
@@ -137,13 +141,15 @@ class Dispatcher:
             await self._sweep()
         free = self._settings.dispatch_concurrency - len(self._inflight)
         while free > 0 and not self._stopping:
-            batch = await self._store.claim_due(now=self._clock(), limit=free)
+            batch = await self._store.claim_due(
+                now=self._clock(), limit=free, owner=self._instance.id
+            )
             if not batch:
                 break
             self._metrics.transitions.labels("sending").inc(len(batch))
             for record in batch:
                 task = asyncio.create_task(self._deliver(record))
-                self._inflight.add(task)
+                self._inflight[task] = record.id
                 task.add_done_callback(self._on_sent)
             free -= len(batch)
 
@@ -151,6 +157,7 @@ class Dispatcher:
         """Housekeeping once a second, not on every pass: each of these reads many rows."""
         self._last_sweep = time.monotonic()
         now = self._clock()
+        await self._recover()
         expired = await self._store.expire_due(now=now)
         if expired:
             self._metrics.transitions.labels("expired").inc(len(expired))
@@ -161,8 +168,31 @@ class Dispatcher:
             await self._store.purge_finished(before=now - self._settings.retention_s)
         self._metrics.cues_by_state.counts = await self._store.count_by_state()
 
+    async def _recover(self) -> None:
+        """Take over what instances that are gone were sending (after a crash), and send
+        again what this one was sending when something went wrong in between."""
+        recovered = await self._store.recover(now=self._clock())
+        if recovered:
+            self._metrics.transitions.labels("retrying").inc(len(recovered))
+            logger.info("resuming %d cues a stopped instance was sending", len(recovered))
+        in_flight = set(self._inflight.values())
+        for cue_id in await self._store.sending_by(self._instance.id):
+            if cue_id in in_flight:
+                continue
+            now = self._clock()
+            if await self._store.set_state(
+                cue_id,
+                "retrying",
+                from_state="sending",
+                now=now,
+                reason="its send was interrupted; sending it again",
+                next_attempt_at=now,
+                owner=self._instance.id,
+            ):
+                self._metrics.transitions.labels("retrying").inc()
+
     def _on_sent(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
+        self._inflight.pop(task, None)
         self.wake()  # capacity freed: there may be more to claim
 
     async def _sleep_until_due(self) -> None:
@@ -182,7 +212,8 @@ class Dispatcher:
         try:
             seen_empty = self._no_agent_since.get(record.room)
             if seen_empty is not None and time.monotonic() - seen_empty < NO_AGENT_MEMO_S:
-                await self._failed(record, NoAgentInRoom(record.room, record.agent_name))
+                error: LivecueError = NoAgentInRoom(record.room, record.agent_name)
+                await self._recorded(lambda: self._failed(record, error))
                 return
             # no semaphore here: _tick never claims more than dispatch_concurrency at once
             result = await self._sender.deliver(
@@ -196,27 +227,35 @@ class Dispatcher:
                 if result.outcome is not None or record.transport == "data":
                     latency = max(0.0, self._clock() - record.created_at)
                     self._metrics.delivery_latency.observe(latency)
-                await self._receipts.record(record.id, result.outcome, identity=result.identity)
+                await self._recorded(
+                    lambda: self._receipts.record(
+                        record.id, result.outcome, identity=result.identity
+                    )
+                )
                 self._on_handed_over()
                 return
             if isinstance(result.error, (NoAgentInRoom, RoomNotFound)):
                 self._remember_no_agent(record.room)
-            await self._failed(record, result.error)
+            failure = result.error
+            await self._recorded(lambda: self._failed(record, failure))
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("delivering cue %s failed unexpectedly; retrying it", record.id)
-            # never leave a cue in "sending" until the next restart
-            with contextlib.suppress(Exception):
-                now = self._clock()
-                await self._store.set_state(
-                    record.id,
-                    "retrying",
-                    from_state="sending",
-                    now=now,
-                    reason="internal error while sending",
-                    next_attempt_at=now + self._settings.retry_cap_s,
-                )
+            # the sweep finds a cue left in "sending" by this instance and sends it again
+            logger.exception("delivering cue %s failed unexpectedly; it is retried", record.id)
+
+    async def _recorded(self, write: Callable[[], Awaitable[object]]) -> None:
+        """Record what happened, however long the database is away: the agent may have
+        acted, and that must not be lost (a restart of the database loses no outcome)."""
+        for attempt in range(1_000_000):
+            try:
+                await write()
+                return
+            except ServiceUnavailable as exc:
+                if self._stopping and attempt > 3:
+                    raise  # shutting down: the cue stays "sending"; another instance resends
+                logger.warning("recording a send failed (%s); trying again", exc)
+                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
 
     def _remember_no_agent(self, room: str) -> None:
         if len(self._no_agent_since) > 10_000:
@@ -254,6 +293,7 @@ class Dispatcher:
             now=now,
             reason=reason,
             next_attempt_at=next_attempt_at,
+            owner=self._instance.id,  # unless another instance has taken it over
         ):
             self._metrics.transitions.labels(state).inc()
 
@@ -264,6 +304,8 @@ class Dispatcher:
             await asyncio.sleep(self._settings.held_check_s)
             try:
                 for room, agent_name in await self._store.held_rooms():
+                    if not self._instance.mine(room):
+                        continue  # another instance checks this room
                     if await self._sender.room_has_agent(room, agent_name):
                         await self.release(room, "an agent is in the room (periodic check)")
             except asyncio.CancelledError:

@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from ..._errors import ConfigError, CueDecodeError
+from ..._errors import (
+    AuthenticationFailed,
+    ConfigError,
+    CueDecodeError,
+    InvalidRequest,
+    NotFound,
+)
 from ..._hook_signatures import HookVerificationError, verify
 from ...store import CueRecord, Store
 from ..config import HookConfig, VerifyConfig
-from ..errors import NotFound, Unauthenticated, Unprocessable
 from ..templates import TemplateError, TemplateFieldMissing, compile_condition
 from .cue_templates import CueRenderer
 from .intake import Intake, Origin
@@ -81,13 +86,13 @@ class HookProcessor:
         except HookVerificationError as exc:
             self._metrics.webhook_verifications.labels(name, "rejected").inc()
             logger.warning("hook delivery refused", extra={"hook": name, "reason": exc.reason})
-            raise Unauthenticated(f"webhook verification failed: {exc.reason}") from None
+            raise AuthenticationFailed(f"webhook verification failed: {exc.reason}") from None
         self._metrics.webhook_verifications.labels(name, "ok").inc()
 
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-            raise Unprocessable(
+            raise InvalidRequest(
                 "the webhook body is not JSON (or is invalid UTF-8, nested too deeply, "
                 "or holds a number too large)"
             ) from None
@@ -107,7 +112,7 @@ class HookProcessor:
 
         room = self._render(hook, "room", hook.config.room, context)
         if not room:
-            raise Unprocessable(f"hooks.{name}.room rendered empty")
+            raise InvalidRequest(f"hooks.{name}.room rendered empty")
         try:
             with _payload_errors():
                 cue = self._renderer.render(
@@ -118,7 +123,7 @@ class HookProcessor:
                     owner=f"hooks.{name}",
                 )
         except CueDecodeError as exc:
-            raise Unprocessable(f"hook {name!r} made an invalid cue: {exc.reason}") from None
+            raise InvalidRequest(f"hook {name!r} made an invalid cue: {exc.reason}") from None
         record, created = await self._intake.accept(
             room,
             cue,
@@ -141,9 +146,9 @@ def _payload_errors() -> Iterator[None]:
     try:
         yield
     except TemplateFieldMissing as exc:
-        raise Unprocessable(f"the payload has no field {exc.field!r}") from None
+        raise InvalidRequest(f"the payload has no field {exc.field!r}") from None
     except TemplateError as exc:  # output over the limit, an operation failing on its values
-        raise Unprocessable(str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
 
 
 def _options(cfg: VerifyConfig) -> dict[str, Any]:

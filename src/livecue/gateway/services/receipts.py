@@ -24,9 +24,11 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ..._cue import Outcome
-from ..._errors import DeliveryError, LivecueError
-from ...sender import STATUS_WAIT_S, CueSender
+from ..._errors import DeliveryError, LivecueError, ServiceUnavailable
+from ...sender import STATUS_WAIT_S
 from ...store import Store, Transition, WatchedCue
+from .deliverer import Deliverer
+from .instances import Instance
 from .metrics import Metrics
 
 logger = logging.getLogger("livecue.gateway.receipts")
@@ -46,16 +48,10 @@ class Receipts:
     """The one place a cue's outcome at the agent is recorded."""
 
     def __init__(
-        self,
-        store: Store,
-        metrics: Metrics,
-        *,
-        wake: Callable[[], None],
-        clock: Callable[[], float] = time.time,
+        self, store: Store, metrics: Metrics, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._store = store
         self._metrics = metrics
-        self._wake = wake
         self._clock = clock
 
     async def record(
@@ -94,8 +90,6 @@ class Receipts:
                 "agent left with unfinished cues",
                 extra={"room": room, "agent": identity, "cues": len(moved)},
             )
-        if any(move.state == "queued" for _, move in moved):
-            self._wake()
         return moved
 
     async def close_overdue(self) -> None:
@@ -124,13 +118,15 @@ class ReceiptWatcher:
     def __init__(
         self,
         store: Store,
-        sender: CueSender,
+        sender: Deliverer,
         receipts: Receipts,
+        instance: Instance,
         *,
         max_agents: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._instance = instance
         self._sender = sender
         self._receipts = receipts
         self._max_agents = max_agents
@@ -158,6 +154,8 @@ class ReceiptWatcher:
                 await self._pass()
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable as exc:
+                logger.warning("receipt watcher paused: %s", exc)
             except Exception:
                 logger.exception("receipt watcher pass failed")
             self._wake.clear()
@@ -172,6 +170,8 @@ class ReceiptWatcher:
         for agent, cues in groups.items():
             if agent in self._polls or self._resting.get(agent, 0.0) > now:
                 continue
+            if not self._instance.mine(agent[0]):
+                continue  # another instance asks the agents of this room
             if len(self._polls) >= self._max_agents:
                 break
             task = asyncio.create_task(self._poll(agent, cues[:100]))

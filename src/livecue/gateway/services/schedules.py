@@ -1,9 +1,12 @@
 """Cron schedules: each tick sends a cue to a room, a room prefix or every live room.
 
-The last tick fired is stored, and every cue a tick makes carries an
-idempotency key of (schedule, tick, room). So a restart resumes right after the
-last tick (neither skipping one nor repeating it), and several gateways on one
-database make each tick's cues once.
+A tick fires in one transaction that records the firing and stores its cues; the
+firing's key — the schedule and the tick's wall-clock time in the schedule's zone —
+is unique in the database. So a restart resumes right after the last tick (neither
+skipping one nor repeating it), several gateways on one database fire each tick once,
+and on the night the clocks go back the repeated hour does not fire a daily
+schedule twice. On the night they go forward, a time that does not exist (02:30 in
+Europe/Berlin) fires at the first instant after the gap (03:00 local), once.
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ def due_ticks(
         if now - tick <= catch_up:
             ticks.append(tick)
     return ticks[-MAX_CATCH_UP:]
+
+
+def wall_clock(tick: datetime, zone: str) -> str:
+    """A tick's name: its local wall-clock time in ``zone`` (what a person set it for)."""
+    return tick.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def next_tick(cron: str, zone: str, after: datetime) -> datetime:
@@ -159,8 +167,8 @@ class Scheduler:
             rooms = [target.room]
         else:
             rooms = await self._resolve_rooms(target.prefix)
-        made = 0
         tick_text = tick.isoformat()
+        cues = []
         for room in rooms:
             context = {"schedule": name, "tick": tick_text, "room": room}
             cue = self._renderer.render(
@@ -170,21 +178,20 @@ class Scheduler:
                 default_ttl_s=self._default_ttl_s,
                 owner=f"schedules.{name}",
             )
-            _, created = await self._intake.accept(
-                room,
-                cue,
-                origin=Origin(
-                    source=f"schedule:{name}",
-                    key_id=f"schedule:{name}",
-                    idempotency_key=f"{tick_text}|{room}",
-                ),
-                respect_rate_limit=False,
-            )
-            made += int(created)
+            cues.append(self._intake.prepare(room, cue, origin=Origin(source=f"schedule:{name}")))
+        fired = await self._store.fire_tick(
+            name,
+            wall_clock(tick, schedule.timezone),
+            at=tick.timestamp(),
+            cues=cues,
+            now=self._clock(),
+        )
+        if fired is None:
+            return 0  # fired already: on another instance, or as the same wall-clock time
         logger.info(
             "schedule fired", extra={"schedule": name, "tick": tick_text, "rooms": len(rooms)}
         )
-        return made
+        return len(fired)
 
 
 def _latest_tick(schedule: ScheduleConfig, now: datetime) -> datetime:

@@ -1,12 +1,17 @@
 -- Named queries: each starts with "-- name: NAME" and runs as one statement.
 
+-- name: ping
+SELECT 1 AS one;
+
 -- name: insert_cue
 INSERT INTO cues (id, room, transport, agent_name, payload, state, attempts, next_attempt_at,
                   expires_at, key_id, idempotency_key, request_hash, source, broadcast_id,
                   created_at, updated_at)
 VALUES (:id, :room, :transport, :agent_name, :payload, 'queued', 0, :now,
         :expires_at, :key_id, :idempotency_key, :request_hash, :source, :broadcast_id,
-        :now, :now);
+        :now, :now)
+ON CONFLICT DO NOTHING
+RETURNING *;
 
 -- name: insert_event
 INSERT INTO cue_events (cue_id, at, state, reason, outcome)
@@ -15,6 +20,25 @@ VALUES (:cue_id, :at, :state, :reason, :outcome);
 -- name: get_cue
 SELECT * FROM cues WHERE id = :id;
 
+-- name: get_cue_for_update
+-- (the write transaction, BEGIN IMMEDIATE, already holds SQLite's one write lock)
+SELECT * FROM cues WHERE id = :id;
+
+-- name: list_cues
+SELECT * FROM cues
+WHERE (:room IS NULL OR room = :room)
+  AND (:state IS NULL OR state = :state)
+  AND (:outcome IS NULL OR outcome = :outcome)
+  AND (:source_exact IS NULL OR source = :source_exact)
+  AND (:source_prefix IS NULL OR substr(source, 1, length(:source_prefix)) = :source_prefix)
+  AND (:broadcast IS NULL OR (broadcast_id IS NOT NULL) = :broadcast)
+  AND (:created_after IS NULL OR created_at >= :created_after)
+  AND (:created_before IS NULL OR created_at < :created_before)
+  AND (:cursor_at IS NULL OR created_at < :cursor_at
+       OR (created_at = :cursor_at AND id < :cursor_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
 -- name: get_cue_by_idempotency_key
 SELECT * FROM cues WHERE key_id = :key_id AND idempotency_key = :idempotency_key;
 
@@ -22,7 +46,7 @@ SELECT * FROM cues WHERE key_id = :key_id AND idempotency_key = :idempotency_key
 SELECT at, state, reason, outcome FROM cue_events WHERE cue_id = :cue_id ORDER BY at, rowid;
 
 -- name: claim_due
-UPDATE cues SET state = 'sending', attempts = attempts + 1, updated_at = :now
+UPDATE cues SET state = 'sending', attempts = attempts + 1, owner = :owner, updated_at = :now
 WHERE id IN (
     SELECT id FROM cues
     WHERE state IN ('queued', 'retrying') AND next_attempt_at <= :now
@@ -33,17 +57,17 @@ RETURNING *;
 
 -- name: set_state
 UPDATE cues
-SET state = :state, reason = :reason,
+SET state = :state, reason = :reason, owner = NULL,
     next_attempt_at = COALESCE(:next_attempt_at, next_attempt_at), updated_at = :now
-WHERE id = :id AND state = :from_state;
+WHERE id = :id AND state = :from_state AND (:owner IS NULL OR owner = :owner);
 
 -- name: set_outcome
--- Conditional on the state and outcome read in the same transaction (compare-and-set).
+-- (after reading the cue in the same transaction: a compare-and-set)
 UPDATE cues
 SET state = :state, outcome = :outcome, receipt = COALESCE(:receipt, receipt), reason = :reason,
-    agent_identity = COALESCE(:identity, agent_identity),
+    owner = NULL, agent_identity = COALESCE(:identity, agent_identity),
     delivered_at = COALESCE(delivered_at, :now), updated_at = :now
-WHERE id = :id AND state = :from_state AND outcome IS :from_outcome;
+WHERE id = :id;
 
 -- name: requeue
 -- The agent left (or lost the cue) before acting on it: deliver it again, from now.
@@ -75,7 +99,7 @@ WHERE room = :room AND state = 'held'
 RETURNING id;
 
 -- name: held_rooms
-SELECT DISTINCT room, agent_name FROM cues WHERE state = 'held';
+SELECT DISTINCT room, agent_name FROM cues INDEXED BY cues_held WHERE state = 'held';
 
 -- name: due_to_expire
 SELECT id, room, state, reason FROM cues INDEXED BY cues_expiry
@@ -96,10 +120,16 @@ DELETE FROM cues WHERE state IN ('delivered', 'expired', 'failed') AND updated_a
 -- name: purge_hook_deliveries
 DELETE FROM hook_deliveries WHERE received_at < :before;
 
--- name: recover_sending
-UPDATE cues SET state = 'retrying', next_attempt_at = :now, reason = :reason, updated_at = :now
+-- name: take_over
+-- cues being sent by an instance that is gone (its row expired or removed)
+UPDATE cues SET state = 'retrying', owner = NULL, next_attempt_at = :now, reason = :reason,
+                updated_at = :now
 WHERE state = 'sending'
+  AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE expires_at > :now))
 RETURNING id;
+
+-- name: sending_by
+SELECT id FROM cues WHERE state = 'sending' AND owner = :owner;
 
 -- name: next_due_at
 SELECT MIN(next_attempt_at) AS at FROM cues WHERE state IN ('queued', 'retrying');
@@ -129,7 +159,8 @@ SELECT cue_id FROM hook_deliveries WHERE hook = :hook AND delivery_id = :deliver
 
 -- name: insert_hook_delivery
 INSERT INTO hook_deliveries (hook, delivery_id, cue_id, received_at)
-VALUES (:hook, :delivery_id, :cue_id, :now);
+VALUES (:hook, :delivery_id, :cue_id, :now)
+ON CONFLICT DO NOTHING;
 
 -- name: get_last_tick
 SELECT last_tick FROM schedule_ticks WHERE schedule = :schedule;
@@ -138,6 +169,24 @@ SELECT last_tick FROM schedule_ticks WHERE schedule = :schedule;
 INSERT INTO schedule_ticks (schedule, last_tick) VALUES (:schedule, :tick)
 ON CONFLICT (schedule) DO UPDATE SET last_tick = excluded.last_tick
 WHERE schedule_ticks.last_tick < excluded.last_tick;
+
+-- name: insert_firing
+INSERT INTO schedule_firings (schedule, tick, at, fired_at) VALUES (:schedule, :tick, :at, :now)
+ON CONFLICT DO NOTHING;
+
+-- name: heartbeat
+INSERT INTO instances (id, host, pid, started_at, expires_at)
+VALUES (:id, :host, :pid, :now, :expires_at)
+ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at;
+
+-- name: retire
+DELETE FROM instances WHERE id = :id OR expires_at < :long_ago;
+
+-- name: retire_others
+DELETE FROM instances WHERE id <> :id;
+
+-- name: live_instances
+SELECT id FROM instances WHERE expires_at > :now ORDER BY id;
 
 -- name: insert_key
 INSERT INTO api_keys (id, secret_hash, scopes, name, created_at)
