@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: setup postgres demo test unit lint bench clean
 
 setup: $(STAMP) $(SERVER) postgres
+	./scripts/install-espeak.sh
 
 postgres:
 	./scripts/install-postgres.sh
@@ -37,11 +38,14 @@ unit: setup
 
 bench: setup
 	./scripts/install-bench-tools.sh
+	./scripts/install-toxiproxy.sh
 	$(PY) -m bench fanout
+	$(PY) -m bench fanout_wan
 	$(PY) -m bench latency
 	$(PY) -m bench cli
 	$(PY) -m bench ingest
 	$(PY) -m bench e2e_latency
+	$(PY) -m bench voice
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -10,10 +10,15 @@ import sys
 from collections.abc import Callable, Coroutine
 from types import ModuleType
 
-from . import cli, e2e_latency, fanout, ingest, latency
+from . import cli, e2e_latency, fanout, fanout_wan, ingest, latency, voice
 from ._common import BenchFailure
 
-BENCHMARKS: dict[str, ModuleType] = {m.NAME: m for m in (fanout, latency, cli, ingest, e2e_latency)}
+BENCHMARKS: dict[str, ModuleType] = {
+    m.NAME: m for m in (fanout, fanout_wan, latency, cli, ingest, e2e_latency, voice)
+}
+
+Result = dict[str, object] | list[dict[str, object]]
+"""One JSON line, or several (one per size of a scale curve)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,14 +37,15 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    run: Callable[[argparse.Namespace], Coroutine[None, None, dict[str, object]]]
+    run: Callable[[argparse.Namespace], Coroutine[None, None, Result]]
     run = BENCHMARKS[args.name].run
     try:
         result = asyncio.run(run(args))
     except BenchFailure as exc:
         print(f"bench {args.name} failed: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result), flush=True)
+    for line in result if isinstance(result, list) else [result]:
+        print(json.dumps(line), flush=True)
     return 0
 
 

@@ -84,11 +84,23 @@ async def join_all(
     joined: list[rtc.Room] = []
 
     async def one(room: str) -> None:
-        r = rtc.Room()
-        r.on("data_received", lambda packet: inbox.record(room, packet))
-        joined.append(r)  # before connecting, so a half-open room is still closed
         async with gate:
-            await join(server, room, "listener", room_obj=r)
+            for attempt in range(1, 4):
+                r = rtc.Room()
+                r.on("data_received", lambda packet: inbox.record(room, packet))
+                joined.append(r)  # before connecting, so a half-open room is still closed
+                try:
+                    await join(server, room, "listener", room_obj=r)
+                    break
+                except rtc.ConnectError as exc:
+                    # a busy machine times out a signal connection now and then
+                    print(f"listener {room}: attempt {attempt} failed: {exc}", file=sys.stderr)
+                    joined.remove(r)
+                    await r.disconnect()
+                    if attempt == 3:
+                        raise
+        if len(joined) % 100 == 0:
+            print(f"listeners: {len(joined)} of {len(rooms)} joined", file=sys.stderr)
 
     try:
         await asyncio.gather(*(one(room) for room in rooms))

@@ -1,4 +1,10 @@
-"""Real listening participants, one per room, in a child process that counts their packets."""
+"""Real listening participants, one per room, in child processes that count their packets.
+
+One process holds at most ``per_process`` participants (250 by default): past a few
+hundred, a single process spends a whole core keeping its connections alive, joins
+slow down and early participants drop out (1,000 in one process never finished
+joining). Several processes share the machine's cores.
+"""
 
 from __future__ import annotations
 
@@ -26,16 +32,79 @@ def check_once(counts: Mapping[str, int], label: str) -> str:
 
 
 class Listeners:
+    """One listening participant per room, spread over ``bench._listen`` child processes."""
+
+    def __init__(self, shards: Sequence[_ListenerProcess], rooms: Sequence[str]) -> None:
+        self._shards = list(shards)
+        self.rooms = list(rooms)
+
+    @classmethod
+    async def start(
+        cls,
+        server: LiveKitServer,
+        rooms: Sequence[str],
+        *,
+        concurrency: int = 10,
+        per_process: int = 250,
+    ) -> Listeners:
+        slices = [rooms[at : at + per_process] for at in range(0, len(rooms), per_process)]
+        shards: list[_ListenerProcess] = []
+        try:
+            # one after another: each joins its share as fast as the server takes it
+            for part in slices:
+                shards.append(await _ListenerProcess.start(server, part, concurrency=concurrency))
+        except BaseException:
+            await asyncio.gather(*(s.close() for s in shards), return_exceptions=True)
+            raise
+        return cls(shards, rooms)
+
+    async def counts(
+        self, rooms: Sequence[str], marker: str, *, timeout_s: float, settle_s: float = 0.0
+    ) -> dict[str, int]:
+        """Packets carrying ``marker`` per room, once all have one (or ``timeout_s`` passed)."""
+        wanted = set(rooms)
+        parts = await asyncio.gather(
+            *(
+                shard.counts(
+                    [r for r in shard.rooms if r in wanted],
+                    marker,
+                    timeout_s=timeout_s,
+                    settle_s=settle_s,
+                )
+                for shard in self._shards
+            )
+        )
+        return {room: n for part in parts for room, n in part.items()}
+
+    async def expect_once(self, marker: str, label: str, timeout_s: float = 10.0) -> str:
+        """Every room got exactly one packet carrying ``marker`` (a summary), or fail loudly."""
+        # settle: a duplicate, if any, has time to arrive too
+        counts = await self.counts(self.rooms, marker, timeout_s=timeout_s, settle_s=0.05)
+        return check_once(counts, label)
+
+    @property
+    def pids(self) -> list[int]:
+        return [shard.pid for shard in self._shards]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(s.close() for s in self._shards), return_exceptions=True)
+
+
+class _ListenerProcess:
     """A ``bench._listen`` child process with one listening participant per room."""
 
     def __init__(self, proc: asyncio.subprocess.Process, rooms: Sequence[str]) -> None:
         self._proc = proc
         self.rooms = list(rooms)
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     @classmethod
     async def start(
         cls, server: LiveKitServer, rooms: Sequence[str], *, concurrency: int = 10
-    ) -> Listeners:
+    ) -> _ListenerProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -67,12 +136,6 @@ class Listeners:
         }
         counts: dict[str, int] = (await self._request(request))["counts"]
         return counts
-
-    async def expect_once(self, marker: str, label: str, timeout_s: float = 10.0) -> str:
-        """Every room got exactly one packet carrying ``marker`` (a summary), or fail loudly."""
-        # settle: a duplicate, if any, has time to arrive too
-        counts = await self.counts(self.rooms, marker, timeout_s=timeout_s, settle_s=0.05)
-        return check_once(counts, label)
 
     async def _request(self, message: dict[str, Any]) -> dict[str, Any]:
         assert self._proc.stdin is not None and self._proc.stdout is not None

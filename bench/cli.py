@@ -2,6 +2,7 @@
 
 Both send one data packet to a room with a real listening participant; every
 run must reach it exactly once. Runs alternate so noise falls on both alike.
+``livecue --help`` is timed in the same rounds: the start-up cost alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ._common import BenchFailure, log, median, rounded
 from ._listeners import Listeners
 
 NAME = "cli"
-HELP = "wall time of one `livecue send --transport data` process vs the seed's script"
+HELP = "wall time of one `livecue send --transport data` process vs the seed's script, and --help"
 
 BIN = Path(sys.executable).parent
 LIVECUE = BIN / "livecue"
@@ -114,14 +115,18 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         try:
             baseline, _ = await run_process([sys.executable, "-c", "pass"], env, cwd)
             log(f"a bare `python -c pass` takes {baseline:.3f}s here")
-            times: dict[str, list[float]] = {"livecue": [], "seed": []}
+            times: dict[str, list[float]] = {"livecue": [], "seed": [], "help": []}
             for round_ in range(args.runs + 1):  # round 0 warms the page cache
                 order = list(times) if round_ % 2 == 0 else list(reversed(times))
                 for name in order:
-                    marker = f"cli-{name}-{round_}-{time.time_ns()}"
-                    elapsed, _ = await run_process(commands(marker)[name], env, cwd)
-                    summary = await listeners.expect_once(marker, name, timeout_s=5.0)
-                    log(f"{name} round {round_}: {elapsed:.3f}s ({summary})")
+                    if name == "help":
+                        elapsed, _ = await run_process([str(LIVECUE), "--help"], env, cwd)
+                        log(f"help round {round_}: {elapsed:.3f}s")
+                    else:
+                        marker = f"cli-{name}-{round_}-{time.time_ns()}"
+                        elapsed, _ = await run_process(commands(marker)[name], env, cwd)
+                        summary = await listeners.expect_once(marker, name, timeout_s=5.0)
+                        log(f"{name} round {round_}: {elapsed:.3f}s ({summary})")
                     if round_ > 0:
                         times[name].append(elapsed)
             if args.importtime:
@@ -130,5 +135,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await listeners.close()
 
     livecue_s, seed_s = median(times["livecue"]), median(times["seed"])
+    help_s = median(times["help"])
     log(f"livecue/seed = {livecue_s / seed_s:.2f} (target <= 1)")
-    return {"bench": NAME, "livecue_s": rounded(livecue_s), "seed_s": rounded(seed_s)}
+    log(f"livecue --help = {help_s:.3f}s (target < 0.1)")
+    return {
+        "bench": NAME,
+        "livecue_s": rounded(livecue_s),
+        "seed_s": rounded(seed_s),
+        "help_s": rounded(help_s),
+    }

@@ -17,6 +17,10 @@ Everything that times runs in this process, on one clock.
 
 ``--trace`` also starts the gateway with timestamps at its stages (see
 ``bench/_gateway_trace.py``) and prints where the gateway's time goes.
+
+``--wan`` puts toxiproxy (25 ms each way, 5 ms jitter, as ``fanout_wan``) between
+livekit-server's HTTP API and both the gateway and the raw client; the participants
+connect directly. The line then carries ``"rtt_ms": 50``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from livekit import api
 
 from harness.gateway import GatewayProcess
 from harness.livekit_server import LiveKitServer, free_port
+from harness.toxiproxy import Toxiproxy, WanProfile
 
 from . import _gateway_trace
 from ._common import (
@@ -63,6 +68,11 @@ TIMEOUT_S = 10.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_round_arguments(parser, sends=300)
+    parser.add_argument(
+        "--wan",
+        action="store_true",
+        help="a 50 ms round trip (toxiproxy) between the senders and livekit-server's API",
+    )
     parser.add_argument(
         "--trace",
         action="store_true",
@@ -115,6 +125,7 @@ async def _run_columns(
     gateway: GatewayProcess,
     stack: contextlib.AsyncExitStack,
     args: argparse.Namespace,
+    api_url: str,
 ) -> tuple[dict[str, list[float]], GatewayColumn]:
     """Join everyone, then measure; ``stack`` undoes each step that was taken."""
     arrivals = await join_rooms(server, stack, AGENT_ROOM, RAW_ROOM)
@@ -126,7 +137,7 @@ async def _run_columns(
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
     )
     stack.push_async_callback(client.aclose)
-    raw_client = api.LiveKitAPI(server.url, server.api_key, server.api_secret)
+    raw_client = api.LiveKitAPI(api_url, server.api_key, server.api_secret)
     stack.push_async_callback(raw_client.aclose)
 
     gateway_column = GatewayColumn(client, arrivals)
@@ -147,17 +158,23 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     use_examples()
     log(f"load average before: {load_average()}")
     port = free_port()
+    profile = WanProfile()
     with (
         LiveKitServer(webhook_urls=[f"http://127.0.0.1:{port}/livekit/webhook"]) as server,
         tempfile.TemporaryDirectory(prefix="livecue-e2e-") as tmp,
+        contextlib.ExitStack() as wan,
     ):
+        api_url = server.url
+        if args.wan:
+            api_url = wan.enter_context(Toxiproxy(server.port, profile)).url
+            log(f"LiveKit's API through toxiproxy at {api_url}: {profile}")
         trace_file = Path(tmp) / "gateway-trace.jsonl"
-        env = gateway_env(trace_file if args.trace else None)
+        env = {**gateway_env(trace_file if args.trace else None), "LIVEKIT_URL": api_url}
         gateway = GatewayProcess(server, port=port, env_extra=env)
         try:
             await asyncio.to_thread(gateway.start)
             async with contextlib.AsyncExitStack() as stack:
-                samples, gateway_column = await _run_columns(server, gateway, stack, args)
+                samples, gateway_column = await _run_columns(server, gateway, stack, args, api_url)
         finally:
             await asyncio.to_thread(gateway.close)
         log(f"load average after: {load_average()}")
@@ -166,6 +183,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             _gateway_trace.report(trace_file, gateway_column.sent[args.warmup :], log)
 
     result: dict[str, object] = {"bench": NAME}
+    if args.wan:
+        result["rtt_ms"] = profile.rtt_ms
     result.update(summarize(samples, {"gateway": "", "raw": "raw_"}))
     gap = median(samples["gateway"]) - median(samples["raw"])
     log(f"p50_ms - raw_p50_ms = {gap:.3f} ms (target <= 5)")

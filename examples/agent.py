@@ -6,7 +6,8 @@ LIVEKIT_API_SECRET in the environment or a .env file)::
     python examples/agent.py start
 
 With OPENAI_API_KEY set it uses OpenAI for the model and the voice; without it,
-a scripted offline model answers in text only (published on lk.transcription).
+a scripted offline model answers and espeak-ng speaks (``examples/espeak_tts.py``;
+``make setup`` installs espeak-ng). Its words are also published on lk.transcription.
 Then, from anywhere::
 
     livecue send ROOM "A donation of $100 just came in"
@@ -31,25 +32,26 @@ logger = logging.getLogger("livecue-demo")
 server = AgentServer(num_idle_processes=1, port=0, load_fnc=lambda: 0.0)
 
 
-def _session() -> tuple[AgentSession[Any], bool]:
-    """A session with OpenAI when a key is set, else the offline model, text only."""
+def _session() -> AgentSession[Any]:
+    """A session with OpenAI when a key is set, else the offline model and voice."""
     if os.environ.get("OPENAI_API_KEY"):
         from livekit.plugins import openai
 
-        return AgentSession(llm=openai.LLM(model="gpt-4o-mini"), tts=openai.TTS()), True
+        return AgentSession(llm=openai.LLM(model="gpt-4o-mini"), tts=openai.TTS())
+    from espeak_tts import EspeakTTS
     from offline_llm import OfflineLLM
 
-    # stream at roughly speaking pace so there is speech to wait for or interrupt
-    return AgentSession(llm=OfflineLLM(word_delay_s=0.12)), False
+    # vad=None: this agent has no one to listen to in the demo (audio_input is off)
+    return AgentSession(llm=OfflineLLM(), tts=EspeakTTS(), vad=None)
 
 
 @server.rtc_session()
 async def entrypoint(ctx: JobContext) -> None:
-    session, has_voice = _session()
+    session = _session()
     await session.start(
         Agent(instructions="You are a friendly assistant for a charity's supporters."),
         room=ctx.room,
-        room_options=RoomOptions(audio_input=False, audio_output=has_voice, text_input=True),
+        room_options=RoomOptions(audio_input=False, audio_output=True, text_input=True),
     )
 
     # Cues must be signed with the key derived from this worker's LIVEKIT_API_SECRET (or with

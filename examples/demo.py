@@ -1,7 +1,8 @@
 """`make demo`: a local livekit-server, the example agent, and one cue of each kind.
 
 Starts everything on loopback, sends each cue with the `livecue` CLI, prints
-what the agent said after each, and stops everything it started.
+what the agent said after each, writes the agent's voice to a WAV file (a hidden
+participant records its track), and stops everything it started.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
 
 from harness.livekit_server import LiveKitServer  # noqa: E402
 from harness.observer import Observer  # noqa: E402
+from harness.recorder import SAMPLE_RATE, Recorder  # noqa: E402
 from livecue import Credentials, CueSender  # noqa: E402
 
 ROOM = "demo-room"
+WAV = Path(os.environ.get("LIVECUE_DEMO_WAV", ROOT / ".cache" / "demo-agent.wav"))
 LIVECUE = str(Path(sys.executable).with_name("livecue"))
 
 LONG_NEWS = (
@@ -99,6 +102,7 @@ async def _run(server: LiveKitServer) -> None:
     if not await asyncio.to_thread(registered.wait, 60):
         raise RuntimeError("the agent worker did not register with the server within a minute")
     observer = await Observer.join(server, ROOM)
+    recorder = await Recorder.join(server, ROOM)
     try:
         _say("Waiting for the agent to join the room...")
         agent = await _wait_for_agent(Credentials(server.url, server.api_key, server.api_secret))
@@ -117,7 +121,9 @@ async def _run(server: LiveKitServer) -> None:
             heard = await _collect(observer, before)
             _say("  agent said: " + (" / ".join(f"“{t}”" for t in heard) if heard else "(nothing)"))
             _say("")
+        _say(_save_recording(recorder, agent))
     finally:
+        await recorder.leave()
         await observer.leave()
         worker.send_signal(signal.SIGTERM)
         try:
@@ -125,6 +131,16 @@ async def _run(server: LiveKitServer) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+
+
+def _save_recording(recorder: Recorder, agent: str) -> str:
+    track = recorder.tracks.get(agent)
+    if track is None or not track.pcm:
+        return "The agent published no audio (no recording was written)."
+    WAV.parent.mkdir(parents=True, exist_ok=True)
+    track.write_wav(WAV)
+    seconds = len(track.pcm) / 2 / SAMPLE_RATE
+    return f"The agent's voice, {seconds:.0f} s as the room heard it: {WAV}"
 
 
 def _run_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -142,7 +158,7 @@ def _follow_worker_log(worker: subprocess.Popen[bytes], registered: threading.Ev
                 registered.set()
 
 
-async def _collect(observer: Observer, before: int, quiet_s: float = 1.5) -> list[str]:
+async def _collect(observer: Observer, before: int, quiet_s: float = 2.5) -> list[str]:
     """What the agent said after a cue: wait until it has been quiet for ``quiet_s``."""
     last = len(observer.segments)
     idle_since = time.monotonic()

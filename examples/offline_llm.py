@@ -42,7 +42,9 @@ def compose_answer(chat_ctx: llm.ChatContext) -> str:
     if events:
         parts.append("Update: " + " | ".join(events) + ".")
     elif last is not None and last.role == "user":
-        parts.append(f"You said: {last.text_content}.")
+        # a voice session without speech-to-text commits turns without words
+        said = (last.text_content or "").strip()
+        parts.append(f"You said: {said}." if said else "Sorry, I did not catch that.")
     else:
         parts.append("Hello, how can I help?")
     if notes:

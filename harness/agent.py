@@ -1,4 +1,8 @@
-"""Run a real AgentSession, text-only, with livecue attached, in a room of a local server."""
+"""Run a real AgentSession with livecue attached, in a room of a local server.
+
+Text-only by default; give ``tts`` (the agent speaks audio) and ``vad`` (it listens
+to its user's microphone) for a voice session.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, AgentSession
+from livekit.agents.tts import TTS
+from livekit.agents.types import NOT_GIVEN
+from livekit.agents.vad import VAD
 from livekit.agents.voice.room_io import RoomOptions
 
 from harness.livekit_server import LiveKitServer
@@ -45,18 +52,22 @@ async def start_agent(
     user_identity: str = "user",
     word_delay_s: float = 0.0,
     agent_name: str | None = None,
+    tts: TTS | None = None,
+    vad: VAD | None = None,
     **listener_options: Any,
 ) -> RunningAgent:
     attributes = {"lk.agent.name": agent_name} if agent_name else None
     rtc_room = await join(server, room, identity, kind="agent", attributes=attributes)
     model = OfflineLLM(word_delay_s=word_delay_s)
-    session: AgentSession[Any] = AgentSession(llm=model)
+    # vad=None: no voice activity detection at all unless one is given (the SDK's
+    # default would load one even for a text-only session)
+    session: AgentSession[Any] = AgentSession(llm=model, tts=tts or NOT_GIVEN, vad=vad)
     await session.start(
         Agent(instructions="You are a helpful voice assistant."),
         room=rtc_room,
         room_options=RoomOptions(
-            audio_input=False,
-            audio_output=False,
+            audio_input=vad is not None,
+            audio_output=tts is not None,
             text_input=False,
             participant_identity=user_identity,
             close_on_disconnect=False,

@@ -96,6 +96,11 @@ class LiveKitServer:
         return "\n".join(lines) + "\n"
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (benchmarks read its CPU time)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def log_path(self) -> Path:
         assert self._dir is not None
         return Path(self._dir.name) / "livekit-server.log"

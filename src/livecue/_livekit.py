@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import NoReturn
 
 import aiohttp
 from livekit import api
+from livekit.api.twirp_client import TwirpClient
 
 from ._errors import (
     AgentNotListening,
@@ -30,6 +33,7 @@ from ._errors import (
     Unauthorized,
 )
 from ._perform_rpc import PerformRpc
+from ._tokens import RoomTokens
 
 AGENT_NAME_ATTRIBUTE = "lk.agent.name"  # set by livekit-agents on its participant
 _RPC_ERROR = re.compile(r"RpcError (\d{4})(?:[:\s]+(.*))?", re.DOTALL)
@@ -93,6 +97,14 @@ class RoomSummary:
     agents: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Clients:
+    session: aiohttp.ClientSession
+    livekit: api.LiveKitAPI
+    twirp: TwirpClient
+    rpc: PerformRpc
+
+
 class LiveKitRooms:
     """Room operations livecue needs, over one shared HTTP session."""
 
@@ -106,10 +118,13 @@ class LiveKitRooms:
         self.credentials = credentials
         self._timeout_s = timeout_s
         self._max_connections = max_connections
+        # SendData, ListParticipants and PerformRpc go straight to the Twirp client with a
+        # token per room reused for minutes; livekit-api signs one per request.
+        self._tokens = RoomTokens(credentials.api_key, credentials.api_secret)
         # made on first use: an HTTP session belongs to the running event loop
-        self._clients: tuple[aiohttp.ClientSession, api.LiveKitAPI, PerformRpc] | None = None
+        self._clients: _Clients | None = None
 
-    def _open(self) -> tuple[aiohttp.ClientSession, api.LiveKitAPI, PerformRpc]:
+    def _open(self) -> _Clients:
         if self._clients is None:
             session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
@@ -119,24 +134,28 @@ class LiveKitRooms:
             livekit = api.LiveKitAPI(
                 creds.url, creds.api_key, creds.api_secret, session=session, failover=False
             )
-            rpc = PerformRpc(session, creds.url, creds.api_key, creds.api_secret)
-            self._clients = (session, livekit, rpc)
+            # failover only applies to LiveKit Cloud hosts; retries are the sender's job
+            twirp = TwirpClient(session, creds.url, "livekit", failover=False)
+            self._clients = _Clients(session, livekit, twirp, PerformRpc(twirp, self._tokens))
         return self._clients
 
     @property
     def _api(self) -> api.LiveKitAPI:
-        return self._open()[1]
+        return self._open().livekit
+
+    @property
+    def _twirp(self) -> TwirpClient:
+        return self._open().twirp
 
     @property
     def _rpc(self) -> PerformRpc:
-        return self._open()[2]
+        return self._open().rpc
 
     async def aclose(self) -> None:
         if self._clients is not None:
-            session, livekit, _ = self._clients
-            self._clients = None
-            await livekit.aclose()
-            await session.close()
+            clients, self._clients = self._clients, None
+            await clients.livekit.aclose()
+            await clients.session.close()
 
     async def send_data(
         self, room: str, payload: bytes, *, topic: str, destination_identities: list[str]
@@ -147,9 +166,16 @@ class LiveKitRooms:
             kind=api.DataPacket.Kind.RELIABLE,
             topic=topic,
             destination_identities=destination_identities,
+            nonce=uuid.uuid4().bytes,  # as livekit-api's send_data sets it
         )
         try:
-            await self._api.room.send_data(request)
+            await self._twirp.request(
+                "RoomService",
+                "SendData",
+                request,
+                self._tokens.header(room, time.monotonic()),
+                api.SendDataResponse,
+            )
         except Exception as exc:
             await self._raise_translated(exc, room)
 
@@ -165,8 +191,12 @@ class LiveKitRooms:
 
     async def participants(self, room: str) -> list[Participant]:
         try:
-            response = await self._api.room.list_participants(
-                api.ListParticipantsRequest(room=room)
+            response = await self._twirp.request(
+                "RoomService",
+                "ListParticipants",
+                api.ListParticipantsRequest(room=room),
+                self._tokens.header(room, time.monotonic()),
+                api.ListParticipantsResponse,
             )
         except Exception as exc:
             await self._raise_translated(exc, room)

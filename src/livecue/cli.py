@@ -9,15 +9,14 @@ imports this module. Exit codes::
     130  interrupted
 
 Errors are one line on stderr (``error: ...``), never a traceback (set
-``LIVECUE_DEBUG=1`` to see one for an unexpected failure). Rich is imported only
-by the commands that draw tables or a progress bar, so ``livecue send`` and
-``--help`` stay quick to start.
+``LIVECUE_DEBUG=1`` to see one for an unexpected failure). asyncio and the sender
+are imported by the commands that send, and rich only by those that draw tables
+or a progress bar, so ``--help`` stays quick to start.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -198,6 +197,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
     _check_transport_options(args)
     cue = _build_cue(args)
     credentials = _credentials(args)
+    import asyncio
+
     return asyncio.run(_send(args, cue, credentials))
 
 
@@ -259,6 +260,8 @@ def _cmd_broadcast(args: argparse.Namespace) -> int:
     _check_transport_options(args)
     cue = _build_cue(args)
     credentials = _credentials(args)
+    import asyncio
+
     return asyncio.run(_broadcast(args, cue, credentials))
 
 
@@ -362,6 +365,8 @@ def _print_broadcast_table(results: list[SendResult]) -> None:
 
 def _cmd_rooms(args: argparse.Namespace) -> int:
     credentials = _credentials(args)
+    import asyncio
+
     return asyncio.run(_rooms(args, credentials))
 
 
@@ -541,9 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=32,
+        default=64,  # livecue.sender.DEFAULT_CONCURRENCY, without importing the sender
         metavar="N",
-        help="at most N rooms in flight at once (default: 32)",
+        help="at most N rooms in flight at once (default: 64)",
     )
     broadcast.set_defaults(run=_cmd_broadcast)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from livecue import Cue, Policy, new_cue
-from livecue.agent import Activity, decide
+from livecue.agent import Activity, decide, response_wait
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 IDLE = Activity(agent_state="listening", user_state="listening")
@@ -61,3 +61,50 @@ def test_activity_reads_states() -> None:
     assert SPEAKING.agent_busy and not SPEAKING.idle
     assert USER_TALKING.user_speaking and not USER_TALKING.agent_busy and not USER_TALKING.idle
     assert Activity(agent_state="initializing", user_state="away").idle
+
+
+# -- the response window of `queue` -----------------------------------------------------
+
+WINDOW = 1.0
+
+
+def test_nothing_said_yet_means_no_window() -> None:
+    assert response_wait(5.0, agent_stopped_at=None, user_stopped_at=None, window_s=WINDOW) == 0
+
+
+def test_after_the_agent_stops_the_user_gets_the_window() -> None:
+    wait = response_wait(10.25, agent_stopped_at=10.0, user_stopped_at=None, window_s=WINDOW)
+    assert wait == pytest.approx(0.75)
+    assert response_wait(11.0, agent_stopped_at=10.0, user_stopped_at=None, window_s=WINDOW) == 0
+
+
+def test_after_the_user_answers_the_window_counts_from_the_answer() -> None:
+    # the agent stopped at 10, the user answered and stopped at 12.5
+    wait = response_wait(12.9, agent_stopped_at=10.0, user_stopped_at=12.5, window_s=WINDOW)
+    assert wait == pytest.approx(0.6)
+
+
+def test_whoever_stopped_last_counts() -> None:
+    wait = response_wait(20.2, agent_stopped_at=20.0, user_stopped_at=3.0, window_s=WINDOW)
+    assert wait == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("window_s", [0.0, -1.0])
+def test_a_window_of_zero_is_off(window_s: float) -> None:
+    assert response_wait(10.0, agent_stopped_at=10.0, user_stopped_at=9.0, window_s=window_s) == 0
+
+
+WINDOW_OPEN = Activity(agent_state="listening", user_state="listening", response_wait_s=0.4)
+
+
+def test_queue_waits_while_the_window_is_open() -> None:
+    assert WINDOW_OPEN.idle and not WINDOW_OPEN.ready
+    assert IDLE.ready
+    for kind in ("reply", "say", "crm_update"):
+        assert decide(cue(kind, "queue"), WINDOW_OPEN, queue_empty=True) == "enqueue"
+
+
+def test_skip_if_busy_and_interrupt_ignore_the_window() -> None:
+    assert decide(cue("say", "skip_if_busy"), WINDOW_OPEN, queue_empty=True) == "act"
+    assert decide(cue("say", "interrupt"), WINDOW_OPEN, queue_empty=True) == "act"
+    assert decide(cue("context", "queue"), WINDOW_OPEN, queue_empty=True) == "act"

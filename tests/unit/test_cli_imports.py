@@ -49,3 +49,11 @@ def test_the_send_command_imports_nothing_it_does_not_need() -> None:
     modules = json.loads(out)
     loaded = sorted(m for m in modules if any(m == u or m.startswith(u + ".") for u in UNWANTED))
     assert loaded == []
+
+
+def test_broadcast_concurrency_defaults_to_the_sender_s() -> None:
+    import livecue.cli as cli
+    from livecue.sender import DEFAULT_CONCURRENCY
+
+    args = cli.build_parser().parse_args(["broadcast", "hello", "--all"])
+    assert args.concurrency == DEFAULT_CONCURRENCY

@@ -10,11 +10,12 @@ import livecue
 
 
 def _public_members() -> list[str]:
+    # dir(), not vars(): it also lists the names the package hands on lazily
     return [
         name
-        for name, value in vars(livecue).items()
+        for name in dir(livecue)
         if (not name.startswith("_") or name == "__version__")
-        and not isinstance(value, types.ModuleType)  # submodules are reachable anyway
+        and not isinstance(getattr(livecue, name), types.ModuleType)  # reachable anyway
         and name != "annotations"  # from __future__ import annotations
     ]
 

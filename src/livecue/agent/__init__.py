@@ -13,10 +13,11 @@ from __future__ import annotations
 from .events import CueApplied, CueDropped, CueEvent, CueReceived, CueStarted
 from .ledger import CueLedger
 from .listener import CueHandler, CueListener, attach
-from .policy import Activity, Decision, decide
+from .policy import DEFAULT_RESPONSE_WINDOW_S, Activity, Decision, decide, response_wait
 from .queue import PendingCues, Turn, TurnLimiter
 
 __all__ = [
+    "DEFAULT_RESPONSE_WINDOW_S",
     "Activity",
     "CueApplied",
     "CueDropped",
@@ -32,4 +33,5 @@ __all__ = [
     "TurnLimiter",
     "attach",
     "decide",
+    "response_wait",
 ]

@@ -26,7 +26,12 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import AgentSession, llm
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice import SpeechHandle
+from livekit.agents.voice import (
+    AgentStateChangedEvent,
+    SpeechCreatedEvent,
+    SpeechHandle,
+    UserStateChangedEvent,
+)
 
 from .. import _status
 from .._cue import (
@@ -52,7 +57,7 @@ from .events import CueApplied, CueDropped, CueReceived, CueStarted, EventType, 
 from .framing import context_note, reply_instructions
 from .gateway_client import GatewayClient, ReceiptForwarder
 from .ledger import CueLedger
-from .policy import Activity, decide
+from .policy import DEFAULT_RESPONSE_WINDOW_S, Activity, decide, response_wait
 from .queue import PendingCues, Turn, TurnLimiter
 
 logger = logging.getLogger("livecue.agent")
@@ -97,6 +102,7 @@ class CueListener(rtc.EventEmitter[EventType]):
         clock: Callable[[], datetime] = utcnow,
         gateway_url: str | None = None,
         gateway_key: str | None = None,
+        response_window_s: float = DEFAULT_RESPONSE_WINDOW_S,
     ) -> None:
         super().__init__()
         self._session = session
@@ -118,7 +124,13 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._drain_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        # the response window: when the agent and the user last stopped talking (monotonic)
+        self._response_window_s = response_window_s
+        self._agent_stopped_at: float | None = None
+        self._user_stopped_at: float | None = None
         self._merge_all_next = False
+        self._drain_again = False
         self._closed = False
         # the gateway's receipts and catch-up, for cues on the data transport
         self._receipts: ReceiptForwarder | None = None
@@ -156,8 +168,9 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._room.on("data_received", self._on_data_received)
         self._room.local_participant.register_rpc_method(RPC_METHOD, self._on_rpc)
         self._room.local_participant.register_rpc_method(_status.STATUS_METHOD, self._on_status_rpc)
-        self._session.on("agent_state_changed", self._on_state_changed)
-        self._session.on("user_state_changed", self._on_state_changed)
+        self._session.on("agent_state_changed", self._on_agent_state_changed)
+        self._session.on("user_state_changed", self._on_user_state_changed)
+        self._session.on("speech_created", self._on_speech_created)
         self._session.on("close", self._on_session_close)
         if self._receipts is not None:
             self._room.on("reconnected", self._on_reconnected)
@@ -174,8 +187,9 @@ class CueListener(rtc.EventEmitter[EventType]):
                 self._room.local_participant.unregister_rpc_method(method)
             except Exception:  # the room may already be gone
                 logger.debug("could not unregister %s", method, exc_info=True)
-        for event in ("agent_state_changed", "user_state_changed"):
-            self._session.off(event, self._on_state_changed)
+        self._session.off("agent_state_changed", self._on_agent_state_changed)
+        self._session.off("user_state_changed", self._on_user_state_changed)
+        self._session.off("speech_created", self._on_speech_created)
         self._session.off("close", self._on_session_close)
         if self._timer is not None:
             self._timer.cancel()
@@ -288,8 +302,20 @@ class CueListener(rtc.EventEmitter[EventType]):
             logger.exception("error while answering a status call")
             raise rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, "internal error") from None
 
-    def _on_state_changed(self, _event: object) -> None:
+    def _on_agent_state_changed(self, event: AgentStateChangedEvent) -> None:
+        if event.old_state == "speaking":
+            self._agent_stopped_at = time.monotonic()
         self._drain_soon()
+
+    def _on_user_state_changed(self, event: UserStateChangedEvent) -> None:
+        if event.old_state == "speaking":
+            self._user_stopped_at = time.monotonic()
+        self._drain_soon()
+
+    def _on_speech_created(self, event: SpeechCreatedEvent) -> None:
+        # the session's own speeches too: the state may say "listening" a moment before
+        # the speech is done, and nothing else would make the queue look again
+        event.speech_handle.add_done_callback(lambda _: self._drain_soon())
 
     def _on_session_close(self, _event: object) -> None:
         self._spawn(self.aclose())
@@ -365,6 +391,12 @@ class CueListener(rtc.EventEmitter[EventType]):
             agent_state=self._session.agent_state,
             user_state=self._session.user_state,
             speech_active=speech_active,
+            response_wait_s=response_wait(
+                time.monotonic(),
+                agent_stopped_at=self._agent_stopped_at,
+                user_stopped_at=self._user_stopped_at,
+                window_s=self._response_window_s,
+            ),
         )
 
     @staticmethod
@@ -457,23 +489,29 @@ class CueListener(rtc.EventEmitter[EventType]):
     # -- the waiting queue ----------------------------------------------------------
 
     def _drain_soon(self) -> None:
-        if self._closed or (self._drain_task is not None and not self._drain_task.done()):
+        if self._closed or not len(self._pending):
             return
-        if not len(self._pending):
+        if self._drain_task is not None and not self._drain_task.done():
+            self._drain_again = True  # it may have looked already: it looks once more
             return
         self._drain_task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         try:
+            self._drain_again = False
             while len(self._pending) and not self._closed:
                 for cue in self._pending.drop_expired(self._clock()):
                     self._settle(cue, "expired", "it expired while waiting")
                 if not len(self._pending):
                     break
-                if not self._activity().idle:
+                activity = self._activity()
+                if not activity.idle:
                     # a state change or a finished speech calls us again; should one event
                     # be missed, look again shortly rather than leave cues waiting
                     self._wake_at(time.monotonic() + _RECHECK_S)
+                    break
+                if not activity.ready:  # the response window is still open
+                    self._wake_at(time.monotonic() + activity.response_wait_s)
                     break
                 now = time.monotonic()
                 if self._limiter.at_limit(now):
@@ -486,6 +524,9 @@ class CueListener(rtc.EventEmitter[EventType]):
                     await self._act(turn)
                 # the agent state may lag the call that started the speech: yield first
                 await asyncio.sleep(0)
+            if self._drain_again and not self._closed:
+                self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+                return
             self._schedule_expiry_sweep()
         except Exception:
             logger.exception("error while draining waiting cues")
@@ -498,15 +539,15 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._wake_at(time.monotonic() + delay)
 
     def _wake_at(self, at: float) -> None:
-        """Look at the queue at monotonic time ``at``, unless an earlier look is set."""
+        """Drain again at ``at`` (monotonic), unless a wake-up before it is already set."""
+        now = time.monotonic()
+        if self._timer is not None:
+            if now <= self._timer_at <= at:
+                return  # the earlier wake-up drains, and sets the next one
+            self._timer.cancel()
+        self._timer_at = at
         loop = asyncio.get_running_loop()
-        when = loop.time() + max(0.0, at - time.monotonic()) + 0.01
-        timer = self._timer
-        if timer is not None and not timer.cancelled() and loop.time() < timer.when() <= when:
-            return
-        if timer is not None:
-            timer.cancel()
-        self._timer = loop.call_at(when, self._drain_soon)
+        self._timer = loop.call_later(max(0.0, at - now) + 0.01, self._drain_soon)
 
     # -- outcomes: the one place they are recorded, reported and announced --------
 
@@ -635,6 +676,7 @@ def attach(
     clock: Callable[[], datetime] = utcnow,
     gateway_url: str | None = None,
     gateway_key: str | None = None,
+    response_window_s: float = DEFAULT_RESPONSE_WINDOW_S,
 ) -> CueListener:
     """Serve cues to ``session`` from ``room``. Call after ``session.start()``.
 
@@ -656,6 +698,8 @@ def attach(
       ``livecue serve`` gateway: on start and after every reconnect the agent fetches the
       cues held for its room, and it reports the outcomes of cues that came over the data
       transport as they happen. Optional: the gateway also asks the agent itself.
+    - ``response_window_s``: after the agent or the user stops talking, how long a
+      ``queue`` cue leaves the floor to the other side before it acts (0 turns it off).
     """
     key = (
         as_key(secret)
@@ -676,6 +720,7 @@ def attach(
         clock=clock,
         gateway_url=gateway_url,
         gateway_key=gateway_key,
+        response_window_s=response_window_s,
     )
     listener.start()
     return listener

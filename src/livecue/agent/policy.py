@@ -11,6 +11,16 @@ Decision = Literal["act", "interrupt_and_act", "enqueue", "skip"]
 
 BUSY_AGENT_STATES = frozenset({"thinking", "speaking"})
 
+DEFAULT_RESPONSE_WINDOW_S = 1.0
+"""How long a queued cue leaves the floor to the other side once someone stops talking.
+
+Measured on a voice session (``python -m bench voice``, 2 x 10 runs): a user who
+answers half a second after hearing the agent's question is heard by the agent's
+voice activity detector 0.42 to 0.53 s after the agent's speech ended (it notices
+speech 85 to 165 ms after it starts). One second also covers an answer that comes about a
+second after the question, and costs a cue that nobody answers one second.
+"""
+
 
 @dataclass(frozen=True)
 class Activity:
@@ -20,6 +30,8 @@ class Activity:
     user_state: str
     speech_active: bool = False
     """A speech is scheduled or playing (ours or the session's own)."""
+    response_wait_s: float = 0.0
+    """How long the response window after the last speech stays open (see :func:`response_wait`)."""
 
     @property
     def agent_busy(self) -> bool:
@@ -33,6 +45,32 @@ class Activity:
     def idle(self) -> bool:
         return not self.agent_busy and not self.user_speaking
 
+    @property
+    def ready(self) -> bool:
+        """Idle, and nobody has a turn to take: the moment for a queued cue."""
+        return self.idle and self.response_wait_s <= 0
+
+
+def response_wait(
+    now: float,
+    *,
+    agent_stopped_at: float | None,
+    user_stopped_at: float | None,
+    window_s: float,
+) -> float:
+    """Seconds until a queued cue may act, counted from the last time anyone stopped talking.
+
+    Right after the agent's own speech ends the user is often about to answer (it may
+    have asked a question); right after the user stops, the agent is about to answer
+    them. Either way the cue leaves the floor to them for ``window_s``. Whoever starts
+    talking meanwhile makes the conversation busy, and when they stop the window opens
+    again. 0.0 when the cue may act now; times are seconds on one monotonic clock.
+    """
+    stops = [t for t in (agent_stopped_at, user_stopped_at) if t is not None]
+    if not stops or window_s <= 0:
+        return 0.0
+    return max(0.0, max(stops) + window_s - now)
+
 
 def decide(cue: Cue, activity: Activity, *, queue_empty: bool) -> Decision:
     """What to do with ``cue`` now.
@@ -40,7 +78,8 @@ def decide(cue: Cue, activity: Activity, *, queue_empty: bool) -> Decision:
     ``context`` says nothing and ``interrupt`` is itself the stop, so both act
     at once whatever their policy. Everything else follows its policy:
     ``interrupt`` cuts the agent off if it is busy, ``skip_if_busy`` acts only
-    when nobody is talking, and ``queue`` waits its turn behind earlier cues.
+    when nobody is talking, and ``queue`` waits its turn behind earlier cues and
+    for the response window after the last speech.
     """
     if cue.kind in ("context", "interrupt"):
         return "act"
@@ -48,4 +87,4 @@ def decide(cue: Cue, activity: Activity, *, queue_empty: bool) -> Decision:
         return "interrupt_and_act" if activity.agent_busy else "act"
     if cue.policy == "skip_if_busy":
         return "act" if activity.idle else "skip"
-    return "act" if activity.idle and queue_empty else "enqueue"
+    return "act" if activity.ready and queue_empty else "enqueue"

@@ -7,9 +7,7 @@ when one of these commands runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import os
 import sys
 import time
@@ -157,6 +155,8 @@ def _with_store(
 ) -> T:
     """Run ``work`` on the gateway's store (migrated first), then close it. ``existing``:
     a SQLite file that is not there is an error, not a new empty database."""
+    import asyncio  # here, not at the top: `livecue --help` should not pay for it
+
     from .._errors import ConfigError
     from ..store import SQLiteStore, open_store
 
@@ -214,7 +214,6 @@ def _keys_create(args: argparse.Namespace) -> int:
         )
 
     _with_store(args, store_key)
-    logging.getLogger("livecue").debug("created key %s", issued.key_id)
     print(
         json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": describe(settings.db)}),
         file=sys.stderr,
