@@ -42,11 +42,10 @@ async def test_cue_for_a_room_whose_agent_joins_10s_later_is_delivered_once_afte
                 assert status["status"] == "delivered"
                 assert status["outcome"] == "applied"
                 states = [(h["state"], h["reason"]) for h in status["history"]]
-                assert states[:3] == [
-                    ("queued", "accepted"),
-                    ("sending", None),
-                    ("held", f"room {room!r} does not exist on the LiveKit server"),
-                ]
+                assert [s for s, _ in states[:3]] == ["queued", "sending", "held"]
+                assert states[0][1] == "accepted"
+                assert (states[1][1] or "").startswith("by gateway instance ")
+                assert states[2][1] == f"room {room!r} does not exist on the LiveKit server"
                 # released by LiveKit's participant_joined webhook, not the periodic check
                 assert states[3] == ("queued", "agent 'agent' joined")
                 assert [(h["state"], h["outcome"]) for h in status["history"]][-1] == (
