@@ -472,7 +472,7 @@ def _cue_options() -> argparse.ArgumentParser:
         "--agent-name",
         metavar="NAME",
         help="send to the agent with this agent name only, on either transport "
-        "(default: rpc to the room's agent, data to everyone in the room)",
+        "(default: rpc to the room's agent, data to every agent in the room)",
     )
     delivery.add_argument(
         "--topic",

@@ -253,8 +253,8 @@ async def test_a_participant_sending_cues_from_the_moment_it_joins_never_makes_i
     room_name: str,
 ) -> None:
     """Unsigned, wrongly signed, bound to another room, the seed's format, over data and RPC,
-    from before the agent has been told the participant exists: none is acted on. A real cue
-    the participant picked up and replays is acted on once."""
+    from before the agent has been told the participant exists: none is acted on. Cues never
+    reach a participant; one leaked to it anyway and replayed is acted on once."""
     wrong_key = SigningKey.from_livekit("APIstolen", "not-the-real-secret")
     real_key = SigningKey.from_livekit(livekit_server.api_key, livekit_server.api_secret)
     forged = [
@@ -264,18 +264,20 @@ async def test_a_participant_sending_cues_from_the_moment_it_joins_never_makes_i
         encode_cue(new_cue("interrupt"), secret=wrong_key, room=room_name),
     ]
     legacy = json.dumps({"action": "trigger_reply", "message": "Legacy intruder."}).encode()
+    leaked = new_cue("say", "The real one.")
+    leaked_bytes = encode_cue(leaked, secret=real_key, room=room_name)
     intruder = rtc.Room()
-    captured: list[bytes] = []
+    received: list[bytes] = []
     intruder.on(
-        "data_received", lambda p: captured.append(p.data) if p.topic == "livecue" else None
+        "data_received", lambda p: received.append(p.data) if p.topic == "livecue" else None
     )
     attempts = 0
     await join(livekit_server, room_name, "intruder", room_obj=intruder)
     try:
+        await sender.send(room_name, leaked, transport="data")  # to the room's agents
         deadline = asyncio.get_running_loop().time() + 5.0  # past LiveKit's 3 s batches
-        genuine_sent = False
         while asyncio.get_running_loop().time() < deadline:
-            for payload in forged:
+            for payload in [*forged, leaked_bytes]:
                 await intruder.local_participant.publish_data(payload, topic="livecue")
                 with contextlib.suppress(rtc.RpcError):
                     await intruder.local_participant.perform_rpc(
@@ -286,26 +288,20 @@ async def test_a_participant_sending_cues_from_the_moment_it_joins_never_makes_i
                     )
                 attempts += 2
             await intruder.local_participant.publish_data(legacy, topic="external_trigger")
-            for replay in captured:
-                await intruder.local_participant.publish_data(replay, topic="livecue")
-                attempts += 1
-            if not genuine_sent:  # a real cue to everyone in the room, intruder included
-                await sender.send(room_name, new_cue("say", "The real one."), transport="data")
-                genuine_sent = True
             await asyncio.sleep(0.05)
-        assert captured, "the intruder never received the genuine cue to replay"
         await observer.wait_for_text("The real one.")
         await observer.quiet_for(1.0)
     finally:
         await intruder.disconnect()
 
+    assert received == []  # a participant never gets a cue
     assert attempts > 100
     assert not any("intruder" in t.lower() for t in observer.texts()), observer.texts()
     assert observer.texts().count("The real one.") == 1
     acted = [e.cue.text for e in agent.events if e.type == "cue_started"]
     assert acted == ["The real one."]
-    received = {e.cue.text for e in agent.events if e.type == "cue_received"}
-    assert received == {"The real one."}  # everything else was refused before decoding
+    received_texts = {e.cue.text for e in agent.events if e.type == "cue_received"}
+    assert received_texts == {"The real one."}  # everything else was refused before decoding
 
 
 async def test_a_cue_made_in_the_future_is_refused_naming_the_clock(

@@ -281,16 +281,24 @@ async def test_malformed_body_is_a_422_naming_the_field(
     assert re.search(rf"(^|\W){re.escape(named)}(\W|$)", _error(r)["message"]), r.text
 
 
-async def test_body_that_is_not_json_is_a_422(api_stack: Stack, room: str) -> None:
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "multipart/x"])
+async def test_body_that_is_not_json_is_a_400(
+    api_stack: Stack, room: str, content_type: str
+) -> None:
     async with api_stack.client() as c:
         r = await c.post(
-            f"/v1/rooms/{room}/cues",
-            content=b"{not json",
-            headers={"content-type": "application/json"},
+            f"/v1/rooms/{room}/cues", content=b"{not json", headers={"content-type": content_type}
         )
-    assert r.status_code == 422
-    assert _error(r)["code"] == "invalid_request"
-    assert "JSON" in _error(r)["message"]
+        # and a JSON body is JSON whatever its Content-Type says
+        ok = await c.post(
+            f"/v1/rooms/{room}/cues",
+            content=b'{"kind": "context", "text": "typed as anything"}',
+            headers={"content-type": content_type},
+        )
+    assert r.status_code == 400
+    assert _error(r)["code"] == "invalid_json"
+    assert "not valid JSON" in _error(r)["message"]
+    assert ok.status_code == 202, ok.text
 
 
 async def test_cue_over_the_envelope_limit_is_a_413(api_stack: Stack, room: str) -> None:

@@ -136,10 +136,11 @@ class Participants:
         room: str,
         identity: str = "listener",
         *,
-        kind: str | None = None,
+        kind: str | None = "agent",
         agent_name: str | None = None,
     ) -> DataListener:
-        """A participant recording data packets (an AGENT named ``agent_name`` if given)."""
+        """A participant recording data packets: an AGENT (named ``agent_name``, if given),
+        since data cues go to the room's agents; ``kind=None`` joins as a plain participant."""
         attributes = {"lk.agent.name": agent_name} if agent_name else None
         r = await self.join(room, identity, kind=kind, attributes=attributes)
         listener = DataListener(r, identity)

@@ -149,7 +149,10 @@ async def test_send_on_the_data_transport(
     )  # fmt: skip
 
     assert ran == Ran(
-        0, f"✓ {room}: sent on topic ops (no receipt on the data transport without --wait)\n", ""
+        0,
+        f"✓ {room}: sent to listener on topic ops (no receipt on the data transport without "
+        "--wait)\n",
+        "",
     )
     [packet] = await listener.wait_for(1)
     assert packet.topic == "ops"

@@ -66,6 +66,22 @@ async def test_to_limits_delivery_to_one_identity(
     assert [p.data for p in await bob.wait_for(1)] == [fence_wire]
 
 
+async def test_only_agents_receive_cues_never_other_participants(
+    participants: Participants, sender: CueSender, credentials: Credentials
+) -> None:
+    room = room_name()
+    agent = await participants.listener(room, "agent-1")
+    caller = await participants.listener(room, "caller", kind=None)
+    first, fence = new_cue("say", "for the agent"), new_cue("context", "fence")
+
+    await sender.send(room, first, transport="data")
+    await sender.send(room, fence, transport="data", to="caller")  # addressed to it alone
+
+    assert [p.data for p in await agent.wait_for(1)] == [wire(first, room, credentials)]
+    # the caller gets the packet addressed to it, and never the cue meant for the agents
+    assert [p.data for p in await caller.wait_for(1)] == [wire(fence, room, credentials)]
+
+
 async def test_agent_name_sends_to_that_agent_only(
     participants: Participants, credentials: Credentials
 ) -> None:
