@@ -289,3 +289,102 @@ async def test_shared_token_buckets_never_give_more_than_the_limit(
     assert later == pytest.approx(10)  # a second's refill
     for s in stores:
         await s.aclose()
+
+
+async def test_only_a_cue_no_agent_has_can_be_cancelled_and_that_is_recorded(
+    store: Store,
+) -> None:
+    await store.insert_checked([(cue(n), None) for n in range(3)], now=NOW)
+    await store.claim_due(now=NOW, limit=1, owner="i")  # cue-0 is being sent
+    await store.set_state("cue-1", "held", from_state="queued", now=NOW, reason="no agent")
+    sending, refused = await store.cancel("cue-0", now=NOW + 1, by="key k1")
+    assert not refused and sending is not None and sending.state == "sending"
+    held, done = await store.cancel("cue-1", now=NOW + 1, by="key k1")
+    assert (
+        done
+        and held is not None
+        and (held.state, held.reason)
+        == (
+            "cancelled",
+            "cancelled by key k1",
+        )
+    )
+    again, twice = await store.cancel("cue-1", now=NOW + 2, by="key k2")
+    assert not twice and again is not None and again.reason == "cancelled by key k1"
+    assert await store.cancel("nope", now=NOW, by="x") == (None, False)
+    # a cancelled cue is never claimed, and its history says who and when
+    assert [r.id for r in await store.claim_due(now=NOW + 5, limit=5, owner="i")] == ["cue-2"]
+    last = (await store.history("cue-1"))[-1]
+    assert (last.state, last.at, last.reason) == ("cancelled", NOW + 1, "cancelled by key k1")
+
+
+async def test_a_final_cue_with_a_callback_url_gets_one_callback_retried_until_done(
+    store: Store,
+) -> None:
+    from livecue.store import CallbackAttempt
+
+    url = "https://example.test/cb"
+    await store.insert_checked([(cue(1, callback_url=url), None), (cue(2), None)], now=NOW)
+    assert await store.next_callback_at() is None
+    await store.claim_due(now=NOW, limit=2, owner="i")
+    await store.record_outcome("cue-1", "applied", now=NOW + 1, identity="a", receipt="{}")
+    await store.record_outcome("cue-2", "applied", now=NOW + 1, identity="a", receipt="{}")
+    await store.record_outcome("cue-1", "interrupted", now=NOW + 2)  # refused: final already
+    assert await store.next_callback_at() == NOW + 1
+    [claimed] = await store.claim_callbacks(now=NOW + 1, limit=10, owner="i")
+    assert (claimed.cue_id, claimed.url, claimed.event, claimed.attempts) == (
+        "cue-1",
+        url,
+        "cue.applied",
+        1,
+    )
+    assert await store.claim_callbacks(now=NOW + 1, limit=10, owner="other") == []
+    failed = CallbackAttempt(at=NOW + 1, status=500, duration_ms=12.5, error=None)
+    await store.callback_sent(
+        claimed.id, failed, state="pending", next_attempt_at=NOW + 6, now=NOW + 1
+    )
+    assert await store.claim_callbacks(now=NOW + 5, limit=10, owner="i") == []
+    [second] = await store.claim_callbacks(now=NOW + 6, limit=10, owner="i")
+    assert second.id == claimed.id and second.attempts == 2  # same webhook-id each time
+    ok = CallbackAttempt(at=NOW + 6, status=204, duration_ms=3.0, error=None)
+    await store.callback_sent(second.id, ok, state="delivered", next_attempt_at=NOW + 6, now=NOW)
+    [record] = await store.callbacks_of("cue-1")
+    assert record.state == "delivered" and [a.status for a in record.history] == [500, 204]
+    assert await store.callbacks_of("cue-2") == [] and await store.next_callback_at() is None
+
+
+async def test_a_callback_an_instance_died_sending_is_taken_over(store: Store) -> None:
+    await store.insert_cue(cue(1, callback_url="https://example.test/cb"), now=NOW)
+    await store.cancel("cue-1", now=NOW, by="operator")
+    await store.heartbeat("dying", host="h", pid=2, now=NOW, ttl=10)
+    [claimed] = await store.claim_callbacks(now=NOW, limit=1, owner="dying")
+    assert claimed.event == "cue.cancelled"
+    await store.recover(now=NOW + 5)
+    assert await store.claim_callbacks(now=NOW + 5, limit=1, owner="b") == []  # lease holds
+    await store.recover(now=NOW + 11)
+    [taken] = await store.claim_callbacks(now=NOW + 11, limit=1, owner="b")
+    assert taken.id == claimed.id and taken.attempts == 2
+
+
+async def test_hook_log_keeps_every_verdict_newest_first(store: Store) -> None:
+    results = ["accepted", "replay", "bad_signature", "stale", "filtered", "template_error"]
+    for n, result in enumerate(results):
+        await store.log_hook("pay", result, now=NOW + n, reason=f"r{n}", body="{}")  # type: ignore[arg-type]
+    await store.log_hook("other", "accepted", now=NOW)
+    page = await store.hook_log("pay", limit=4)
+    assert [e.result for e in page] == ["template_error", "filtered", "stale", "bad_signature"]
+    rest = await store.hook_log("pay", before=page[-1].seq)
+    assert [e.result for e in rest] == ["replay", "accepted"]
+    await store.purge_finished(before=NOW + 3)
+    assert len(await store.hook_log("pay")) == 3
+
+
+async def test_changes_and_counts_for_the_console(store: Store) -> None:
+    await store.insert_checked([(cue(n), None) for n in range(3)], now=NOW)
+    await store.claim_due(now=NOW + 1, limit=1, owner="i")
+    await store.record_outcome("cue-0", "applied", now=NOW + 2, identity="a")
+    changed = await store.cues_changed(after=NOW + 0.5)
+    assert [r.id for r in changed] == ["cue-0"]
+    counts = {(s, o): n for s, o, n in await store.outcome_counts(since=NOW - 1)}
+    assert counts == {("delivered", "applied"): 1, ("queued", None): 2}
+    assert await store.delivery_times(since=NOW - 1) == [(NOW, NOW + 2)]

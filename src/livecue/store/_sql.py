@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .records import (
+    FINAL_STATES,
     OVERDUE_S,
+    CallbackAttempt,
+    CallbackRecord,
     CueEvent,
     CueFilter,
     CueRecord,
     CueState,
+    HookLogEntry,
+    HookResult,
     KeyRecord,
     NewCue,
     Transition,
@@ -26,6 +32,7 @@ from .records import (
     after_agent_left,
     after_outcome,
     after_overdue,
+    callback_event,
     expiry_reason,
 )
 
@@ -60,14 +67,25 @@ def _key(row: Row) -> KeyRecord:
         name=row["name"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        callback_url=row["callback_url"],
     )
 
 
 def _event(
     tx: Tx, cue_id: str, at: float, state: str, reason: str | None, outcome: str | None = None
 ) -> None:
+    """Record a step of a cue's life; a final step also queues the cue's callback (if it
+    names a URL), in the same transaction, so no final outcome goes unreported."""
     params = {"cue_id": cue_id, "at": at, "state": state, "reason": reason, "outcome": outcome}
     tx.run("insert_event", params)
+    if state in FINAL_STATES:
+        callback = {
+            "callback_id": "msg_" + uuid.uuid4().hex,
+            "cue_id": cue_id,
+            "event": callback_event(state, outcome),
+            "now": at,
+        }
+        tx.run("enqueue_callback", callback)
 
 
 class SQLStore(abc.ABC):
@@ -226,6 +244,25 @@ class SQLStore(abc.ABC):
         params = {**where.params(), "limit": limit}
         rows = await self._read(lambda tx: tx.all("list_cues", params))
         return [_record(r) for r in rows]
+
+    async def cues_changed(self, *, after: float, limit: int = 200) -> list[CueRecord]:
+        """Cues changed after ``after`` (their ``updated_at``), oldest change first."""
+        params = {"after": after, "limit": limit}
+        rows = await self._read(lambda tx: tx.all("cues_changed", params))
+        return [_record(r) for r in rows]
+
+    async def outcome_counts(self, *, since: float) -> list[tuple[str, str | None, int]]:
+        """(state, outcome, how many) of the cues created since ``since``."""
+        rows = await self._read(lambda tx: tx.all("outcome_counts", {"since": since}))
+        return [(r["state"], r["outcome"], int(r["n"])) for r in rows]
+
+    async def delivery_times(
+        self, *, since: float, limit: int = 10_000
+    ) -> list[tuple[float, float]]:
+        """(created_at, delivered_at) of the cues created since ``since`` and delivered."""
+        params = {"since": since, "limit": limit}
+        rows = await self._read(lambda tx: tx.all("delivery_times", params))
+        return [(float(r["created_at"]), float(r["delivered_at"])) for r in rows]
 
     async def claim_due(self, *, now: float, limit: int, owner: str) -> list[CueRecord]:
         """Move up to ``limit`` due cues to ``sending``, owned by instance ``owner``."""
@@ -441,6 +478,7 @@ class SQLStore(abc.ABC):
             ids = [r["id"] for r in tx.all("take_over", {"now": now, "reason": reason})]
             for cue_id in ids:
                 _event(tx, cue_id, now, "retrying", reason)
+            tx.run("take_over_callbacks", {"now": now})
             if ids:
                 tx.notify()
             return ids
@@ -458,6 +496,7 @@ class SQLStore(abc.ABC):
         def work(tx: Tx) -> int:
             tx.run("purge_finished_events", {"before": before})
             tx.run("purge_hook_deliveries", {"before": before})
+            tx.run("purge_hook_log", {"before": before})
             return tx.run("purge_finished", {"before": before})
 
         return await self._write(work)
@@ -536,13 +575,21 @@ class SQLStore(abc.ABC):
         return await self._write(work)
 
     async def add_key(
-        self, key_id: str, secret_hash: str, scopes: list[str], *, name: str | None, now: float
+        self,
+        key_id: str,
+        secret_hash: str,
+        scopes: list[str],
+        *,
+        name: str | None,
+        now: float,
+        callback_url: str | None = None,
     ) -> None:
         params = {
             "id": key_id,
             "secret_hash": secret_hash,
             "scopes": " ".join(scopes),
             "name": name,
+            "callback_url": callback_url,
             "now": now,
         }
         await self._write(lambda tx: tx.run("insert_key", params))
@@ -560,6 +607,117 @@ class SQLStore(abc.ABC):
         """Revoke a key; False if there is no such key or it was revoked already."""
         params = {"id": key_id, "now": now}
         return bool(await self._write(lambda tx: tx.run("revoke_key", params)))
+
+    # -- cancelling, callbacks, the hook log, settings -----------------------------------
+
+    async def cancel(self, cue_id: str, *, now: float, by: str) -> tuple[CueRecord | None, bool]:
+        """Cancel a cue no agent has yet; returns its record and whether it was cancelled
+        (False: it is being sent, or an agent has it, or it is final already)."""
+        reason = f"cancelled by {by}"
+
+        def work(tx: Tx) -> tuple[CueRecord | None, bool]:
+            done = bool(tx.run("cancel", {"id": cue_id, "reason": reason, "now": now}))
+            if done:
+                _event(tx, cue_id, now, "cancelled", reason)
+            row = tx.one("get_cue", {"id": cue_id})
+            return (None if row is None else _record(row)), done
+
+        return await self._write(work)
+
+    async def claim_callbacks(self, *, now: float, limit: int, owner: str) -> list[CallbackRecord]:
+        """Take up to ``limit`` callbacks that are due, for instance ``owner`` to send."""
+        params = {"now": now, "limit": limit, "owner": owner}
+        rows = await self._write(lambda tx: tx.all("claim_callbacks", params))
+        return [_callback(r) for r in rows]
+
+    async def callback_sent(
+        self,
+        callback_id: str,
+        attempt: CallbackAttempt,
+        *,
+        state: str,
+        next_attempt_at: float,
+        now: float,
+    ) -> None:
+        """Record one attempt at a callback, and what comes next: ``delivered``, ``failed``
+        (no attempts left) or ``pending`` again at ``next_attempt_at``."""
+        params = {
+            "callback_id": callback_id,
+            "at": attempt.at,
+            "status": attempt.status,
+            "duration_ms": attempt.duration_ms,
+            "error": attempt.error,
+        }
+        done = {"id": callback_id, "state": state, "next_attempt_at": next_attempt_at, "now": now}
+
+        def work(tx: Tx) -> None:
+            tx.run("callback_attempt", params)
+            tx.run("callback_done", done)
+
+        await self._write(work)
+
+    async def callbacks_of(self, cue_id: str) -> list[CallbackRecord]:
+        """A cue's callback (there is one at most), with every attempt."""
+
+        def read(tx: Tx) -> list[CallbackRecord]:
+            out = []
+            for row in tx.all("callbacks_of", {"cue_id": cue_id}):
+                attempts = tx.all("callback_attempts_of", {"callback_id": row["id"]})
+                history = tuple(
+                    CallbackAttempt(a["at"], a["status"], a["duration_ms"], a["error"])
+                    for a in attempts
+                )
+                out.append(_callback(row, history))
+            return out
+
+        return await self._read(read)
+
+    async def next_callback_at(self) -> float | None:
+        row = await self._read(lambda tx: tx.one("next_callback_at", {}))
+        return None if row is None or row["at"] is None else float(row["at"])
+
+    async def log_hook(
+        self,
+        hook: str,
+        result: HookResult,
+        *,
+        now: float,
+        reason: str | None = None,
+        delivery_id: str | None = None,
+        cue_id: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        """Keep what became of one delivery to a hook."""
+        params = {
+            "hook": hook,
+            "received_at": now,
+            "result": result,
+            "reason": reason,
+            "delivery_id": delivery_id,
+            "cue_id": cue_id,
+            "body": body,
+        }
+        await self._write(lambda tx: tx.run("log_hook", params))
+
+    async def hook_log(
+        self, hook: str, *, limit: int = 50, before: int | None = None
+    ) -> list[HookLogEntry]:
+        """A hook's deliveries, newest first (``before``: continue from that ``seq``)."""
+        params = {"hook": hook, "limit": limit, "before": before}
+        rows = await self._read(lambda tx: tx.all("hook_log", params))
+        return [
+            HookLogEntry(
+                seq=int(r["seq"]),
+                hook=r["hook"],
+                received_at=r["received_at"],
+                result=r["result"],
+                reason=r["reason"],
+                delivery_id=r["delivery_id"],
+                cue_id=r["cue_id"],
+                body=r["body"],
+            )
+            for r in rows
+        ]
 
 
 def _insert_one(
@@ -610,3 +768,18 @@ def _move(tx: Tx, cue_id: str, move: Transition, now: float) -> None:
     }
     tx.run("requeue", params)
     _event(tx, cue_id, now, move.state, move.reason, move.outcome)
+
+
+def _callback(row: Row, history: tuple[CallbackAttempt, ...] = ()) -> CallbackRecord:
+    return CallbackRecord(
+        id=row["id"],
+        cue_id=row["cue_id"],
+        url=row["url"],
+        event=row["event"],
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        history=history,
+    )

@@ -7,10 +7,14 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from .records import (
+    CallbackAttempt,
+    CallbackRecord,
     CueEvent,
     CueFilter,
     CueRecord,
     CueState,
+    HookLogEntry,
+    HookResult,
     KeyRecord,
     NewCue,
     Transition,
@@ -52,6 +56,14 @@ class Store(Protocol):
     async def get_cue(self, cue_id: str) -> CueRecord | None: ...
     async def history(self, cue_id: str) -> list[CueEvent]: ...
     async def list_cues(self, where: CueFilter, *, limit: int = 100) -> list[CueRecord]: ...
+    async def cues_changed(self, *, after: float, limit: int = 200) -> list[CueRecord]: ...
+    async def outcome_counts(self, *, since: float) -> list[tuple[str, str | None, int]]: ...
+    async def delivery_times(
+        self, *, since: float, limit: int = 10_000
+    ) -> list[tuple[float, float]]: ...
+    async def cancel(
+        self, cue_id: str, *, now: float, by: str
+    ) -> tuple[CueRecord | None, bool]: ...
     async def claim_due(self, *, now: float, limit: int, owner: str) -> list[CueRecord]: ...
     async def set_state(
         self,
@@ -103,12 +115,49 @@ class Store(Protocol):
     async def fire_tick(
         self, schedule: str, tick: str, *, at: float, cues: Sequence[NewCue], now: float
     ) -> list[CueRecord] | None: ...
+    async def log_hook(
+        self,
+        hook: str,
+        result: HookResult,
+        *,
+        now: float,
+        reason: str | None = None,
+        delivery_id: str | None = None,
+        cue_id: str | None = None,
+        body: str | None = None,
+    ) -> None: ...
+    async def hook_log(
+        self, hook: str, *, limit: int = 50, before: int | None = None
+    ) -> list[HookLogEntry]: ...
     async def add_key(
-        self, key_id: str, secret_hash: str, scopes: list[str], *, name: str | None, now: float
+        self,
+        key_id: str,
+        secret_hash: str,
+        scopes: list[str],
+        *,
+        name: str | None,
+        now: float,
+        callback_url: str | None = None,
     ) -> None: ...
     async def get_key(self, key_id: str) -> KeyRecord | None: ...
     async def list_keys(self) -> list[KeyRecord]: ...
     async def revoke_key(self, key_id: str, *, now: float) -> bool: ...
+
+    # status callbacks
+    async def claim_callbacks(
+        self, *, now: float, limit: int, owner: str
+    ) -> list[CallbackRecord]: ...
+    async def callback_sent(
+        self,
+        callback_id: str,
+        attempt: CallbackAttempt,
+        *,
+        state: str,
+        next_attempt_at: float,
+        now: float,
+    ) -> None: ...
+    async def callbacks_of(self, cue_id: str) -> list[CallbackRecord]: ...
+    async def next_callback_at(self) -> float | None: ...
 
 
 @runtime_checkable

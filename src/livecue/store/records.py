@@ -15,9 +15,19 @@ from .._scopes import SCOPES as SCOPES
 from .._scopes import Scope as Scope
 
 CueState = Literal[
-    "queued", "sending", "held", "retrying", "at_agent", "delivered", "expired", "failed"
+    "queued",
+    "sending",
+    "held",
+    "retrying",
+    "at_agent",
+    "delivered",
+    "expired",
+    "failed",
+    "cancelled",
 ]
-FINAL_STATES: frozenset[str] = frozenset({"delivered", "expired", "failed"})
+FINAL_STATES: frozenset[str] = frozenset({"delivered", "expired", "failed", "cancelled"})
+CANCELLABLE: frozenset[str] = frozenset({"queued", "held", "retrying"})
+"""States in which no agent has the cue yet, so it can still be cancelled."""
 OPEN_STATES: frozenset[str] = frozenset({"queued", "sending", "held", "retrying", "at_agent"})
 
 _STATE_OF_OUTCOME: dict[str, CueState] = {
@@ -119,6 +129,13 @@ def after_overdue(outcome: str | None, identity: str | None) -> Transition:
     )
 
 
+def callback_event(state: str, outcome: str | None) -> str:
+    """The type of the event a final cue's callback carries: ``cue.applied``, ``cue.expired``."""
+    if state == "delivered" and outcome:
+        return f"cue.{outcome}"
+    return f"cue.{state}"
+
+
 def room_missing(room: str) -> str:
     """The reason a cue is held because its room does not exist (yet)."""
     return f"room {room!r} does not exist on the LiveKit server"
@@ -148,6 +165,8 @@ class NewCue:
     request_hash: str | None = None
     source: str = "api"
     broadcast_id: str | None = None
+    callback_url: str | None = None
+    resent_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +195,10 @@ class CueRecord:
     created_at: float
     updated_at: float
     delivered_at: float | None
+    callback_url: str | None = None
+    """Where the final outcome is POSTed (signed)."""
+    resent_from: str | None = None
+    """The cue this one resends."""
 
     FIELDS: ClassVar[tuple[str, ...]]
 
@@ -259,3 +282,47 @@ class KeyRecord:
     name: str | None
     created_at: float
     revoked_at: float | None = None
+    callback_url: str | None = None
+    """The default callback URL of the cues made with this key."""
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    at: float
+    status: int | None
+    """The receiver's HTTP status, if it answered."""
+    duration_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True)
+class CallbackRecord:
+    id: str
+    """The webhook-id: the same on every attempt."""
+    cue_id: str
+    url: str
+    event: str
+    state: Literal["pending", "sending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    updated_at: float
+    history: tuple[CallbackAttempt, ...] = ()
+
+
+HookResult = Literal[
+    "accepted", "replay", "bad_signature", "stale", "filtered", "template_error", "invalid"
+]
+"""What became of a delivery to a hook: ``replay`` is a delivery id seen before."""
+
+
+@dataclass(frozen=True)
+class HookLogEntry:
+    seq: int
+    hook: str
+    received_at: float
+    result: HookResult
+    reason: str | None
+    delivery_id: str | None
+    cue_id: str | None
+    body: str | None

@@ -6,10 +6,10 @@ SELECT 1 AS one;
 -- name: insert_cue
 INSERT INTO cues (id, room, transport, agent_name, payload, state, attempts, next_attempt_at,
                   expires_at, key_id, idempotency_key, request_hash, source, broadcast_id,
-                  created_at, updated_at)
+                  callback_url, resent_from, created_at, updated_at)
 VALUES (%(id)s, %(room)s, %(transport)s, %(agent_name)s, %(payload)s, 'queued', 0, %(now)s,
         %(expires_at)s, %(key_id)s, %(idempotency_key)s, %(request_hash)s, %(source)s,
-        %(broadcast_id)s, %(now)s, %(now)s)
+        %(broadcast_id)s, %(callback_url)s, %(resent_from)s, %(now)s, %(now)s)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -124,7 +124,7 @@ WHERE id = %(id)s AND state = %(from_state)s;
 SELECT 1 AS one;
 
 -- name: purge_finished
-DELETE FROM cues WHERE state IN ('delivered', 'expired', 'failed') AND updated_at < %(before)s;
+DELETE FROM cues WHERE state IN ('delivered', 'expired', 'failed', 'cancelled') AND updated_at < %(before)s;
 
 -- name: purge_hook_deliveries
 DELETE FROM hook_deliveries WHERE received_at < %(before)s;
@@ -178,8 +178,8 @@ VALUES (%(schedule)s, %(tick)s, %(at)s, %(now)s)
 ON CONFLICT DO NOTHING;
 
 -- name: insert_key
-INSERT INTO api_keys (id, secret_hash, scopes, name, created_at)
-VALUES (%(id)s, %(secret_hash)s, %(scopes)s, %(name)s, %(now)s);
+INSERT INTO api_keys (id, secret_hash, scopes, name, callback_url, created_at)
+VALUES (%(id)s, %(secret_hash)s, %(scopes)s, %(name)s, %(callback_url)s, %(now)s);
 
 -- name: get_key
 SELECT * FROM api_keys WHERE id = %(id)s AND revoked_at IS NULL;
@@ -210,3 +210,75 @@ SELECT tokens, updated_at FROM rate_buckets WHERE name = %(name)s FOR UPDATE;
 
 -- name: set_bucket
 UPDATE rate_buckets SET tokens = %(tokens)s, updated_at = %(now)s WHERE name = %(name)s;
+
+-- name: cancel
+UPDATE cues SET state = 'cancelled', reason = %(reason)s, updated_at = %(now)s
+WHERE id = %(id)s AND state IN ('queued', 'held', 'retrying');
+
+-- name: enqueue_callback
+-- (a cue just became final: its callback, if it names a URL; one per cue)
+INSERT INTO callbacks (id, cue_id, url, event, state, attempts, next_attempt_at, created_at,
+                       updated_at)
+SELECT %(callback_id)s, id, callback_url, %(event)s, 'pending', 0, %(now)s, %(now)s, %(now)s
+FROM cues WHERE id = %(cue_id)s AND callback_url IS NOT NULL
+ON CONFLICT DO NOTHING;
+
+-- name: claim_callbacks
+UPDATE callbacks SET state = 'sending', attempts = attempts + 1, owner = %(owner)s,
+                     updated_at = %(now)s
+WHERE id IN (
+    SELECT id FROM callbacks
+    WHERE state = 'pending' AND next_attempt_at <= %(now)s
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: callback_attempt
+INSERT INTO callback_attempts (callback_id, at, status, duration_ms, error)
+VALUES (%(callback_id)s, %(at)s, %(status)s, %(duration_ms)s, %(error)s);
+
+-- name: callback_done
+UPDATE callbacks SET state = %(state)s, next_attempt_at = %(next_attempt_at)s, owner = NULL,
+                     updated_at = %(now)s
+WHERE id = %(id)s AND state = 'sending';
+
+-- name: callbacks_of
+SELECT * FROM callbacks WHERE cue_id = %(cue_id)s;
+
+-- name: callback_attempts_of
+SELECT at, status, duration_ms, error FROM callback_attempts
+WHERE callback_id = %(callback_id)s ORDER BY at;
+
+-- name: take_over_callbacks
+UPDATE callbacks SET state = 'pending', owner = NULL, updated_at = %(now)s
+WHERE state = 'sending'
+  AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE expires_at > %(now)s));
+
+-- name: next_callback_at
+SELECT MIN(next_attempt_at) AS at FROM callbacks WHERE state = 'pending';
+
+-- name: log_hook
+INSERT INTO hook_log (hook, received_at, result, reason, delivery_id, cue_id, body)
+VALUES (%(hook)s, %(received_at)s, %(result)s, %(reason)s, %(delivery_id)s, %(cue_id)s, %(body)s);
+
+-- name: hook_log
+SELECT * FROM hook_log
+WHERE hook = %(hook)s AND (%(before)s::bigint IS NULL OR seq < %(before)s)
+ORDER BY seq DESC
+LIMIT %(limit)s;
+
+-- name: purge_hook_log
+DELETE FROM hook_log WHERE received_at < %(before)s;
+
+-- name: cues_changed
+SELECT * FROM cues WHERE updated_at > %(after)s ORDER BY updated_at, id LIMIT %(limit)s;
+
+-- name: outcome_counts
+SELECT state, outcome, COUNT(*) AS n FROM cues WHERE created_at >= %(since)s
+GROUP BY state, outcome;
+
+-- name: delivery_times
+SELECT created_at, delivered_at FROM cues
+WHERE created_at >= %(since)s AND delivered_at IS NOT NULL
+ORDER BY created_at LIMIT %(limit)s;

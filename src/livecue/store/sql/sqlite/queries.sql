@@ -6,10 +6,10 @@ SELECT 1 AS one;
 -- name: insert_cue
 INSERT INTO cues (id, room, transport, agent_name, payload, state, attempts, next_attempt_at,
                   expires_at, key_id, idempotency_key, request_hash, source, broadcast_id,
-                  created_at, updated_at)
+                  callback_url, resent_from, created_at, updated_at)
 VALUES (:id, :room, :transport, :agent_name, :payload, 'queued', 0, :now,
         :expires_at, :key_id, :idempotency_key, :request_hash, :source, :broadcast_id,
-        :now, :now)
+        :callback_url, :resent_from, :now, :now)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -116,11 +116,11 @@ WHERE id = :id AND state = :from_state;
 
 -- name: purge_finished_events
 DELETE FROM cue_events WHERE cue_id IN (
-    SELECT id FROM cues WHERE state IN ('delivered', 'expired', 'failed') AND updated_at < :before
+    SELECT id FROM cues WHERE state IN ('delivered', 'expired', 'failed', 'cancelled') AND updated_at < :before
 );
 
 -- name: purge_finished
-DELETE FROM cues WHERE state IN ('delivered', 'expired', 'failed') AND updated_at < :before;
+DELETE FROM cues WHERE state IN ('delivered', 'expired', 'failed', 'cancelled') AND updated_at < :before;
 
 -- name: purge_hook_deliveries
 DELETE FROM hook_deliveries WHERE received_at < :before;
@@ -152,7 +152,8 @@ ORDER BY created_at;
 -- name: count_by_state
 -- Two halves, each with the state list of its partial index (cues_finished, cues_open),
 -- so neither reads the table; together they cover every state the schema allows.
-SELECT state, COUNT(*) AS n FROM cues WHERE state IN ('delivered', 'expired', 'failed')
+SELECT state, COUNT(*) AS n FROM cues
+WHERE state IN ('delivered', 'expired', 'failed', 'cancelled')
 GROUP BY state
 UNION ALL
 SELECT state, COUNT(*) AS n FROM cues
@@ -194,8 +195,8 @@ DELETE FROM instances WHERE id <> :id;
 SELECT id FROM instances WHERE expires_at > :now ORDER BY id;
 
 -- name: insert_key
-INSERT INTO api_keys (id, secret_hash, scopes, name, created_at)
-VALUES (:id, :secret_hash, :scopes, :name, :now);
+INSERT INTO api_keys (id, secret_hash, scopes, name, callback_url, created_at)
+VALUES (:id, :secret_hash, :scopes, :name, :callback_url, :now);
 
 -- name: get_key
 SELECT * FROM api_keys WHERE id = :id AND revoked_at IS NULL;
@@ -205,3 +206,75 @@ SELECT * FROM api_keys ORDER BY created_at, id;
 
 -- name: revoke_key
 UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
+
+-- name: cancel
+UPDATE cues SET state = 'cancelled', reason = :reason, updated_at = :now
+WHERE id = :id AND state IN ('queued', 'held', 'retrying');
+
+-- name: enqueue_callback
+-- (a cue just became final: its callback, if it names a URL; one per cue)
+INSERT INTO callbacks (id, cue_id, url, event, state, attempts, next_attempt_at, created_at,
+                       updated_at)
+SELECT :callback_id, id, callback_url, :event, 'pending', 0, :now, :now, :now
+FROM cues WHERE id = :cue_id AND callback_url IS NOT NULL
+ON CONFLICT DO NOTHING;
+
+-- name: claim_callbacks
+UPDATE callbacks SET state = 'sending', attempts = attempts + 1, owner = :owner,
+                     updated_at = :now
+WHERE id IN (
+    SELECT id FROM callbacks
+    WHERE state = 'pending' AND next_attempt_at <= :now
+    ORDER BY next_attempt_at
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: callback_attempt
+INSERT INTO callback_attempts (callback_id, at, status, duration_ms, error)
+VALUES (:callback_id, :at, :status, :duration_ms, :error);
+
+-- name: callback_done
+UPDATE callbacks SET state = :state, next_attempt_at = :next_attempt_at, owner = NULL,
+                     updated_at = :now
+WHERE id = :id AND state = 'sending';
+
+-- name: callbacks_of
+SELECT * FROM callbacks WHERE cue_id = :cue_id;
+
+-- name: callback_attempts_of
+SELECT at, status, duration_ms, error FROM callback_attempts
+WHERE callback_id = :callback_id ORDER BY at;
+
+-- name: take_over_callbacks
+UPDATE callbacks SET state = 'pending', owner = NULL, updated_at = :now
+WHERE state = 'sending'
+  AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE expires_at > :now));
+
+-- name: next_callback_at
+SELECT MIN(next_attempt_at) AS at FROM callbacks WHERE state = 'pending';
+
+-- name: log_hook
+INSERT INTO hook_log (hook, received_at, result, reason, delivery_id, cue_id, body)
+VALUES (:hook, :received_at, :result, :reason, :delivery_id, :cue_id, :body);
+
+-- name: hook_log
+SELECT * FROM hook_log
+WHERE hook = :hook AND (:before IS NULL OR seq < :before)
+ORDER BY seq DESC
+LIMIT :limit;
+
+-- name: purge_hook_log
+DELETE FROM hook_log WHERE received_at < :before;
+
+-- name: cues_changed
+SELECT * FROM cues WHERE updated_at > :after ORDER BY updated_at, id LIMIT :limit;
+
+-- name: outcome_counts
+SELECT state, outcome, COUNT(*) AS n FROM cues WHERE created_at >= :since
+GROUP BY state, outcome;
+
+-- name: delivery_times
+SELECT created_at, delivered_at FROM cues
+WHERE created_at >= :since AND delivered_at IS NOT NULL
+ORDER BY created_at LIMIT :limit;
