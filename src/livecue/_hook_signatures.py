@@ -89,9 +89,11 @@ class HookVerificationError(LivecueError):
     ``reason`` is short and safe to log: it never contains a secret or a signature.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, stale: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.stale = stale
+        """The signature was not checked: the timestamp is outside the window."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ def _timestamped(timestamp: str | int, body: bytes) -> bytes:
 def _check_window(timestamp: str, now: float, tolerance_s: float) -> float:
     value = float(int(timestamp))
     if abs(now - value) > tolerance_s:
-        raise HookVerificationError("timestamp outside the tolerance window")
+        raise HookVerificationError("timestamp outside the tolerance window", stale=True)
     return value
 
 

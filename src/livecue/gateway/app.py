@@ -12,7 +12,7 @@ from .._livekit import Credentials
 from . import errors
 from .config import GatewayConfig, Settings, load_config
 from .middleware import BodyLimit, JsonApi, Unexpected
-from .routes import cues, hooks, livekit_webhook, ops, rooms
+from .routes import cues, hooks, keys, livekit_webhook, ops, rooms, schedules
 from .runtime import Gateway
 
 
@@ -35,7 +35,15 @@ def create_app(
     )
     app.state.gateway = gateway
     errors.install(app)
-    for router in (cues.router, rooms.router, hooks.router, livekit_webhook.router, ops.router):
+    for router in (
+        cues.router,
+        rooms.router,
+        hooks.router,
+        schedules.router,
+        keys.router,
+        livekit_webhook.router,
+        ops.router,
+    ):
         app.include_router(router)
     # the last added is the outermost: size first, then the API's edge, then the safety net
     app.add_middleware(Unexpected)

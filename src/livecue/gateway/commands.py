@@ -65,6 +65,12 @@ def add_commands(commands: Any) -> None:
         help="a scope to grant (repeat for several): send, broadcast, read, agent, admin",
     )
     create.add_argument("--name", help="a label for the key (who or what uses it)")
+    create.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help="where the final outcomes of this key's cues are POSTed, signed, unless a cue "
+        "names its own (must be on LIVECUE_CALLBACK_ALLOW)",
+    )
     create.add_argument("--db", metavar="DB", help=_DB_HELP)
     create.set_defaults(run=_keys_create)
 
@@ -203,17 +209,20 @@ def _db_status(args: argparse.Namespace) -> int:
 def _keys_create(args: argparse.Namespace) -> int:
     from ..store import describe
     from .services import keys
+    from .services.callbacks import AllowList
 
     settings = _settings(args)
-    issued = keys.issue()
     scopes = sorted(set(args.scope))
+    callback_url = args.callback_url
+    if callback_url is not None:
+        AllowList.parse(settings.callback_allow).check(callback_url, "--callback-url")
 
-    async def store_key(store: Store) -> None:
-        await store.add_key(
-            issued.key_id, issued.secret_hash, scopes, name=args.name, now=time.time()
+    async def store_key(store: Store) -> keys.IssuedKey:
+        return await keys.create(
+            store, scopes, name=args.name, now=time.time(), callback_url=callback_url
         )
 
-    _with_store(args, store_key)
+    issued = _with_store(args, store_key)
     print(
         json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": describe(settings.db)}),
         file=sys.stderr,

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     """Finished cues (and their history) older than this are deleted."""
     secret: SecretStr | None = None
     """``LIVECUE_SECRET``: signs cues instead of the key derived from LIVEKIT_API_SECRET."""
+    callback_allow: str | None = None
+    """``LIVECUE_CALLBACK_ALLOW``: URL prefixes callbacks may go to (comma-separated);
+    unset, callbacks are off."""
+    callback_secret: SecretStr | None = None
+    """``LIVECUE_CALLBACK_SECRET``: signs callbacks (Standard Webhooks, ``whsec_...``)."""
+    callback_retry_s: str = "5,30,120,600,1800,3600"
+    """The waits before each callback retry, in seconds; after the last, it has failed."""
+    callback_timeout_s: float = Field(10.0, gt=0)
+    console_session_s: float = Field(8 * 3600.0, gt=0)
+    """How long a console sign-in lasts."""
 
 
 class VerifyConfig(BaseModel):
@@ -112,6 +122,8 @@ class HookConfig(BaseModel):
     room: str
     cue: CueTemplate
     transport: Literal["rpc", "data"] | None = None
+    callback_url: str | None = None
+    """Where the final outcome of this hook's cues is POSTed (on the callback allow-list)."""
 
 
 class Target(BaseModel):

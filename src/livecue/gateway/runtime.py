@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from .._cue import decode_cue, encode_cue
-from .._errors import LivecueError
+from .._errors import ConfigError, LivecueError
 from .._livekit import Credentials
 from .._signing import SigningKey
 from ..sender import CueSender
-from ..store import CueRecord, KeyRecord, SharedLimits, Store, open_store
+from ..store import CallbackRecord, CueRecord, KeyRecord, SharedLimits, Store, open_store
 from .config import GatewayConfig, Settings
+from .services.callbacks import AllowList, CallbackSender, check_secret, parse_schedule
+from .services.cue_actions import CueActions
 from .services.cue_templates import CueRenderer
 from .services.deliverer import Deliverer
 from .services.dispatcher import Dispatcher
@@ -32,6 +34,7 @@ from .services.metrics import Metrics
 from .services.ratelimit import LocalRateLimit, RateLimit, SharedRateLimit
 from .services.receipts import Receipts, ReceiptWatcher
 from .services.schedules import Scheduler
+from .views import cue_status
 
 logger = logging.getLogger("livecue.gateway")
 
@@ -82,6 +85,7 @@ class Gateway:
             concurrency=settings.dispatch_concurrency,
         )
         self.instance = Instance(self.store, clock=clock)
+        self.callback_allow = _callback_allow_list(settings, config)
         self.key_limits = _rate_limit(self.store, "key", settings.rate_per_key)
         self.receipts = Receipts(self.store, self.metrics, clock=clock)
         self.intake = Intake(
@@ -91,6 +95,18 @@ class Gateway:
             default_transport=settings.transport,
             signing_key=self.signing_key,
             live_rooms=self._live_rooms,
+            callbacks=self.callback_allow,
+            clock=clock,
+        )
+        self.actions = CueActions(self.store, self.intake, self.metrics, clock=clock)
+        callback_secret = settings.callback_secret
+        self.callbacks = CallbackSender(
+            self.store,
+            self.instance,
+            self._callback_data,
+            secret=callback_secret.get_secret_value() if callback_secret else None,
+            schedule=parse_schedule(settings.callback_retry_s),
+            timeout_s=settings.callback_timeout_s,
             clock=clock,
         )
         self.watcher = ReceiptWatcher(
@@ -107,6 +123,7 @@ class Gateway:
             clock=clock,
         )
         self.store.listen(self.dispatcher.wake)
+        self.store.listen(self.callbacks.wake)
         self.livekit_events = LiveKitEvents(
             agent_joined=self._agent_joined, participant_left=self.receipts.agent_left
         )
@@ -144,12 +161,27 @@ class Gateway:
         self._keys[key_id] = (now, record)
         return record
 
+    async def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; this instance refuses it at once (the others within KEY_CACHE_S)."""
+        revoked = await self.store.revoke_key(key_id, now=self.clock())
+        self._keys.pop(key_id, None)
+        return revoked
+
     def signed(self, record: CueRecord) -> dict[str, Any]:
         """A stored cue as its agent gets it: signed and bound to its room."""
         cue = decode_cue(record.payload, legacy=False)
         wire = encode_cue(cue, secret=self.signing_key, room=record.room)
         payload: dict[str, Any] = json.loads(wire)
         return payload
+
+    async def _callback_data(self, callback: CallbackRecord) -> dict[str, Any] | None:
+        """A callback's ``data``: the cue's record as ``GET /v1/cues/{id}`` shows it."""
+        record = await self.store.get_cue(callback.cue_id)
+        if record is None:
+            return None
+        status = cue_status(record, await self.store.history(record.id))
+        data: dict[str, Any] = status.model_dump(mode="json", exclude={"callbacks"})
+        return data
 
     async def _live_rooms(self, prefix: str | None) -> list[str]:
         return await self.sender.resolve_rooms(room_prefix=prefix)
@@ -164,6 +196,7 @@ class Gateway:
         await self.instance.start()
         await self.dispatcher.start()
         self.watcher.start()
+        await self.callbacks.start()
         await self.scheduler.start()
         logger.info(
             "gateway started",
@@ -174,6 +207,7 @@ class Gateway:
         await self.scheduler.stop()
         await self.watcher.stop()
         await self.dispatcher.stop(self.settings.shutdown_grace_s)
+        await self.callbacks.stop()
         await self.sender.aclose()
         await self.instance.stop()
         await self.store.aclose()
@@ -206,3 +240,23 @@ class Gateway:
             checks["livekit"] = f"unavailable ({type(exc).__name__})"
         self._ready_cache = (now, checks)
         return checks
+
+
+def _callback_allow_list(settings: Settings, config: GatewayConfig) -> AllowList:
+    """The allow-list, checked with what depends on it: a secret to sign with, and the
+    hooks' callback URLs (a mistake is a ConfigError at start, not a 422 at 3 a.m.)."""
+    allow = AllowList.parse(settings.callback_allow)
+    if allow:
+        if settings.callback_secret is None:
+            raise ConfigError(
+                "LIVECUE_CALLBACK_ALLOW is set but LIVECUE_CALLBACK_SECRET is not: callbacks "
+                "are signed with it (whsec_ followed by base64 of 24 or more random bytes)"
+            )
+        check_secret(settings.callback_secret.get_secret_value())
+    for name, hook in config.hooks.items():
+        if hook.callback_url is not None:
+            try:
+                allow.check(hook.callback_url, f"hooks.{name}.callback_url")
+            except LivecueError as exc:
+                raise ConfigError(str(exc)) from None
+    return allow

@@ -25,6 +25,8 @@ from .._cue import (
     new_cue,
 )
 from .._errors import CueDecodeError
+from .._scopes import SCOPES, Scope
+from ..store import HookResult
 
 
 def _rule(check: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -71,6 +73,9 @@ class CueIn(BaseModel):
     id: str | None = Field(None, min_length=1, max_length=MAX_ID, pattern=f"^{ID_PATTERN}$")
     transport: Literal["rpc", "data"] | None = None
     agent_name: AgentName | None = None
+    callback_url: str | None = Field(None, min_length=1, max_length=2048)
+    """Where the final outcome is POSTed, signed; on the gateway's allow-list. Without it,
+    the API key's callback URL (if it has one)."""
 
     def to_cue(self, *, default_ttl_s: float, now: datetime) -> Cue:
         return new_cue(
@@ -131,6 +136,27 @@ class Receipt(BaseModel):
     """For a coalesced cue: the cue whose turn carried it."""
 
 
+class CallbackAttemptOut(BaseModel):
+    at: datetime
+    status: int | None
+    """The receiver's HTTP status; none if it did not answer."""
+    duration_ms: float
+    error: str | None
+
+
+class CallbackOut(BaseModel):
+    """The signed POST of a final outcome, and every attempt at it."""
+
+    id: str
+    """Its ``webhook-id``: the same on every attempt."""
+    url: str
+    event: str
+    state: Literal["pending", "sending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    history: list[CallbackAttemptOut]
+
+
 class CueStatus(BaseModel):
     id: str
     room: str
@@ -151,8 +177,103 @@ class CueStatus(BaseModel):
     updated_at: datetime
     delivered_at: datetime | None
     expires_at: datetime
+    source: str
+    """api, broadcast, hook:NAME or schedule:NAME."""
+    resent_from: str | None = None
+    callback_url: str | None = None
     cue: dict[str, Any]
     history: list[HistoryEntry]
+    callbacks: list[CallbackOut] = []
+
+
+class CueSummary(BaseModel):
+    """A cue in a list: its state and outcome, without its history."""
+
+    id: str
+    room: str
+    kind: str
+    text: str | None
+    status: str
+    final: bool
+    outcome: str | None
+    reason: str | None
+    agent: str | None
+    said: str | None
+    source: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    resent_from: str | None = None
+
+
+class CuePage(BaseModel):
+    cues: list[CueSummary]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next (older) page; none on the last page."""
+
+
+class HookOut(BaseModel):
+    name: str
+    scheme: str
+    room: str
+    """The room template."""
+    filter: str | None
+    transport: str | None
+    callback_url: str | None
+
+
+class HookDeliveryOut(BaseModel):
+    seq: int
+    received_at: datetime
+    result: HookResult
+    reason: str | None
+    delivery_id: str | None
+    cue_id: str | None
+    body: str | None = None
+    """Only when asked for (``?body=true``, admin scope)."""
+
+
+class HookDeliveryPage(BaseModel):
+    deliveries: list[HookDeliveryOut]
+    next_before: int | None
+    """Pass as ``before`` for older deliveries; none on the last page."""
+
+
+class TargetOut(BaseModel):
+    room: str | None
+    prefix: str | None
+    all: bool
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    cron: str
+    timezone: str
+    target: TargetOut
+    last_tick: datetime | None
+    next_ticks: list[datetime]
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str | None = Field(None, max_length=200)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
+    callback_url: str | None = Field(None, min_length=1, max_length=2048)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str | None
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+    callback_url: str | None
+
+
+class KeyCreated(KeyOut):
+    key: str
+    """The whole key (``lck_...``): shown this once, never stored."""
 
 
 class RoomOut(BaseModel):

@@ -8,27 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Query
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from ..._cue import utcnow
 from ..._errors import InvalidRequest, NotFound
-from ...store import KeyRecord
+from ...store import CueFilter, CueState, KeyRecord, Source
 from ..deps import GatewayDep, require
+from ..runtime import Gateway
 from ..schemas import (
     BroadcastAccepted,
     BroadcastIn,
     CueAccepted,
     CueIn,
+    CuePage,
     CueStatus,
     OutcomeIn,
     PendingOut,
     RoomName,
 )
 from ..services.intake import Origin
-from ..views import cue_status
+from ..views import cue_status, cue_summary, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1", tags=["cues"])
 
@@ -80,6 +83,7 @@ async def send_cue(
             key_id=key.id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            callback_url=body.callback_url or key.callback_url,
         ),
         transport=body.transport,
         agent_name=body.agent_name,
@@ -99,7 +103,9 @@ async def broadcast(
         body.rooms,
         cue,
         prefix=body.prefix,
-        origin=Origin(source="api", key_id=key.id),
+        origin=Origin(
+            source="api", key_id=key.id, callback_url=body.cue.callback_url or key.callback_url
+        ),
         transport=body.cue.transport,
         agent_name=body.cue.agent_name,
     )
@@ -107,6 +113,48 @@ async def broadcast(
         broadcast_id=broadcast_id,
         cues=[CueAccepted(id=r.id, room=r.room, status=r.state) for r in records],
     )
+
+
+@router.get("/cues", response_model=CuePage, responses=_ERRORS)
+async def list_cues(
+    gateway: GatewayDep,
+    _: Annotated[KeyRecord, require("read")],
+    room: Annotated[str | None, Query(max_length=1024)] = None,
+    state: CueState | None = None,
+    outcome: Annotated[str | None, Query(max_length=32)] = None,
+    source: Source | None = None,
+    hook: Annotated[str | None, Query(max_length=128, description="made by this hook")] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CuePage:
+    """Cues, newest first, narrowed by any of the filters; ``next_cursor`` pages on."""
+    where = CueFilter(
+        room=room,
+        state=state,
+        outcome=outcome,
+        source=source,
+        hook=hook,
+        created_after=_timestamp(created_after),
+        created_before=_timestamp(created_before),
+        before=decode_cursor(cursor) if cursor else None,
+    )
+    records = await gateway.store.list_cues(where, limit=limit + 1)
+    more = len(records) > limit
+    records = records[:limit]
+    return CuePage(
+        cues=[cue_summary(r) for r in records],
+        next_cursor=encode_cursor(records[-1]) if more else None,
+    )
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise InvalidRequest("a time needs its offset (2026-12-02T10:00:00Z, or +01:00)")
+    return moment.timestamp()
 
 
 @router.get(
@@ -117,11 +165,50 @@ async def broadcast(
 async def get_cue(
     cue_id: CueId, gateway: GatewayDep, _: Annotated[KeyRecord, require("read")]
 ) -> CueStatus:
-    """A cue's state, the agent's outcome and receipt, and its timestamped history."""
+    """A cue's state, the agent's outcome and receipt, its timestamped history, and its
+    status callback with every attempt."""
+    return await _status(gateway, cue_id)
+
+
+async def _status(gateway: Gateway, cue_id: str) -> CueStatus:
     record = await gateway.store.get_cue(cue_id)
     if record is None:
         raise NotFound(f"no cue with id {cue_id!r}")
-    return cue_status(record, await gateway.store.history(cue_id))
+    history = await gateway.store.history(cue_id)
+    return cue_status(record, history, await gateway.store.callbacks_of(cue_id))
+
+
+@router.delete(
+    "/cues/{cue_id}",
+    response_model=CueStatus,
+    responses={
+        404: {"description": "No such cue"},
+        409: {"description": "An agent has the cue already, or it is final"},
+        **_ERRORS,
+    },
+)
+async def cancel_cue(
+    cue_id: CueId, gateway: GatewayDep, key: Annotated[KeyRecord, require("send")]
+) -> CueStatus:
+    """Cancel a cue that has not reached an agent (state ``cancelled``, with who and when).
+    A cue an agent has already gets a 409 that says so."""
+    await gateway.actions.cancel(cue_id, by=f"API key {key.id}")
+    return await _status(gateway, cue_id)
+
+
+@router.post(
+    "/cues/{cue_id}/resend",
+    status_code=202,
+    response_model=CueAccepted,
+    responses={404: {"description": "No such cue"}, **_ERRORS},
+)
+async def resend_cue(
+    cue_id: CueId, gateway: GatewayDep, key: Annotated[KeyRecord, require("send")]
+) -> CueAccepted:
+    """A new cue with the same content for the same room, linked to the original
+    (``resent_from``), with a fresh id and lifetime."""
+    record = await gateway.actions.resend(cue_id, origin=Origin(source="api", key_id=key.id))
+    return CueAccepted(id=record.id, room=record.room, status=record.state)
 
 
 @router.post(

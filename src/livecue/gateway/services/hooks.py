@@ -17,10 +17,12 @@ from ..._errors import (
     ConfigError,
     CueDecodeError,
     InvalidRequest,
+    LivecueError,
     NotFound,
 )
 from ..._hook_signatures import HookVerificationError, verify
 from ...store import CueRecord, Store
+from ...store import HookResult as LoggedResult
 from ..config import HookConfig, VerifyConfig
 from ..templates import TemplateError, TemplateFieldMissing, compile_condition
 from .cue_templates import CueRenderer
@@ -30,10 +32,19 @@ from .metrics import Metrics
 logger = logging.getLogger("livecue.gateway.hooks")
 
 
+MAX_LOGGED_BODY = 64 * 1024
+_VERDICTS: dict[str, LoggedResult] = {
+    "accepted": "accepted",
+    "duplicate": "replay",
+    "ignored": "filtered",
+}
+
+
 @dataclass(frozen=True)
 class HookResult:
     status: Literal["accepted", "duplicate", "ignored"]
     record: CueRecord | None = None
+    delivery_id: str | None = None
 
 
 class _Hook:
@@ -73,20 +84,70 @@ class HookProcessor:
         self._default_ttl_s = default_ttl_s
         self._clock = clock
 
+    def configured(self) -> dict[str, HookConfig]:
+        """The configured hooks, by name."""
+        return {name: hook.config for name, hook in sorted(self._hooks.items())}
+
     async def handle(self, name: str, body: bytes, headers: Mapping[str, str]) -> HookResult:
+        """Verify a delivery and turn it into a cue; whatever the verdict, it is logged
+        (with the body, shown only to an operator who asks) for the hook's delivery list."""
         hook = self._hooks.get(name)
-        if hook is None:
+        if hook is None:  # not logged: anyone could fill the log under made-up names
             raise NotFound(f"no hook named {name!r} is configured")
-        verify_cfg = hook.config.verify
-        now = self._clock()
         try:
-            verified = verify(
-                verify_cfg.scheme, body, headers, hook.secrets, now, **_options(verify_cfg)
-            )
+            result = await self._handle(hook, body, headers)
         except HookVerificationError as exc:
             self._metrics.webhook_verifications.labels(name, "rejected").inc()
             logger.warning("hook delivery refused", extra={"hook": name, "reason": exc.reason})
+            await self._log(name, "stale" if exc.stale else "bad_signature", exc.reason, body)
             raise AuthenticationFailed(f"webhook verification failed: {exc.reason}") from None
+        except _TemplateFailed as exc:
+            await self._log(name, "template_error", str(exc.error), body)
+            raise exc.error from None
+        except LivecueError as exc:
+            await self._log(name, "invalid", str(exc), body)
+            raise
+        record = result.record
+        await self._log(
+            name,
+            _VERDICTS[result.status],
+            None,
+            body,
+            delivery_id=result.delivery_id,
+            cue_id=record.id if record else None,
+        )
+        return result
+
+    async def _log(
+        self,
+        hook: str,
+        result: LoggedResult,
+        reason: str | None,
+        body: bytes,
+        *,
+        delivery_id: str | None = None,
+        cue_id: str | None = None,
+    ) -> None:
+        try:
+            await self._store.log_hook(
+                hook,
+                result,
+                now=self._clock(),
+                reason=reason,
+                delivery_id=delivery_id,
+                cue_id=cue_id,
+                body=body[:MAX_LOGGED_BODY].decode("utf-8", "replace"),
+            )
+        except LivecueError as exc:  # the answer to the sender matters more than the log
+            logger.warning("hook delivery not logged: %s", exc)
+
+    async def _handle(self, hook: _Hook, body: bytes, headers: Mapping[str, str]) -> HookResult:
+        name = hook.name
+        verify_cfg = hook.config.verify
+        now = self._clock()
+        verified = verify(
+            verify_cfg.scheme, body, headers, hook.secrets, now, **_options(verify_cfg)
+        )
         self._metrics.webhook_verifications.labels(name, "ok").inc()
 
         try:
@@ -104,15 +165,15 @@ class HookProcessor:
         if delivery_id:
             existing = await self._store.hook_delivery(name, delivery_id)
             if existing is not None:
-                return HookResult("duplicate", await self._store.get_cue(existing))
+                return HookResult("duplicate", await self._store.get_cue(existing), delivery_id)
 
         with _payload_errors():
             if hook.condition is not None and not hook.condition.matches(context):
-                return HookResult("ignored")
+                return HookResult("ignored", None, delivery_id)
 
         room = self._render(hook, "room", hook.config.room, context)
         if not room:
-            raise InvalidRequest(f"hooks.{name}.room rendered empty")
+            raise _TemplateFailed(InvalidRequest(f"hooks.{name}.room rendered empty"))
         try:
             with _payload_errors():
                 cue = self._renderer.render(
@@ -123,21 +184,31 @@ class HookProcessor:
                     owner=f"hooks.{name}",
                 )
         except CueDecodeError as exc:
-            raise InvalidRequest(f"hook {name!r} made an invalid cue: {exc.reason}") from None
+            raise _TemplateFailed(
+                InvalidRequest(f"hook {name!r} made an invalid cue: {exc.reason}")
+            ) from None
         record, created = await self._intake.accept(
             room,
             cue,
             origin=Origin(
                 source=f"hook:{name}",
                 hook_delivery=(name, delivery_id) if delivery_id else None,
+                callback_url=hook.config.callback_url,
             ),
             transport=hook.config.transport,
         )
-        return HookResult("accepted" if created else "duplicate", record)
+        return HookResult("accepted" if created else "duplicate", record, delivery_id)
 
     def _render(self, hook: _Hook, field: str, source: str, context: Mapping[str, Any]) -> str:
         with _payload_errors():
             return self._renderer.render_text(f"hooks.{hook.name}.{field}", source, context)
+
+
+class _TemplateFailed(Exception):
+    """A hook's templates could not make a cue of this payload (logged as a template error)."""
+
+    def __init__(self, error: InvalidRequest) -> None:
+        self.error = error
 
 
 @contextmanager
@@ -146,9 +217,9 @@ def _payload_errors() -> Iterator[None]:
     try:
         yield
     except TemplateFieldMissing as exc:
-        raise InvalidRequest(f"the payload has no field {exc.field!r}") from None
+        raise _TemplateFailed(InvalidRequest(f"the payload has no field {exc.field!r}")) from None
     except TemplateError as exc:  # output over the limit, an operation failing on its values
-        raise InvalidRequest(str(exc)) from None
+        raise _TemplateFailed(InvalidRequest(str(exc))) from None
 
 
 def _options(cfg: VerifyConfig) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..._cue import Cue, check_room, encode_cue
 from ..._errors import CueDecodeError, InvalidRequest, RateLimited
 from ..._signing import SigningKey
 from ...store import CueRecord, NewCue, Store
+from .callbacks import AllowList
 from .metrics import Metrics
 from .ratelimit import RateLimit
 
@@ -32,6 +33,9 @@ class Origin:
     idempotency_key: str | None = None
     request_hash: str | None = None
     hook_delivery: tuple[str, str] | None = None
+    callback_url: str | None = None
+    """Where the cue's final outcome is POSTed (checked against the allow-list)."""
+    resent_from: str | None = None
 
 
 class Intake:
@@ -44,8 +48,10 @@ class Intake:
         default_transport: Transport,
         signing_key: SigningKey,
         live_rooms: Callable[[str | None], Awaitable[list[str]]],
+        callbacks: AllowList | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._callbacks = callbacks or AllowList()
         self._store = store
         self._live_rooms = live_rooms
         self._metrics = metrics
@@ -74,6 +80,8 @@ class Intake:
         except CueDecodeError as exc:
             raise InvalidRequest(exc.reason) from None
         encode_cue(cue, secret=self._key, room=room)  # CueTooLarge before anything is stored
+        if origin.callback_url is not None:
+            self._callbacks.check(origin.callback_url)
         return NewCue(
             id=cue.id,
             room=room,
@@ -86,6 +94,8 @@ class Intake:
             request_hash=origin.request_hash,
             source=origin.source,
             broadcast_id=broadcast_id,
+            callback_url=origin.callback_url,
+            resent_from=origin.resent_from,
         )
 
     async def accept(

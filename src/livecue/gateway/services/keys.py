@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ...store import Store
 
 PREFIX = "lck"
 
@@ -43,3 +46,24 @@ def parse(token: str) -> tuple[str, str] | None:
 
 def matches(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+async def create(
+    store: Store,
+    scopes: Sequence[str],
+    *,
+    name: str | None,
+    now: float,
+    callback_url: str | None = None,
+) -> IssuedKey:
+    """Issue a key and store its hash; the caller shows ``token`` once."""
+    issued = issue()
+    await store.add_key(
+        issued.key_id,
+        issued.secret_hash,
+        sorted(set(scopes)),
+        name=name,
+        now=now,
+        callback_url=callback_url,
+    )
+    return issued

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -70,6 +71,22 @@ def next_tick(cron: str, zone: str, after: datetime) -> datetime:
     return result
 
 
+def upcoming_ticks(cron: str, zone: str, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` ticks after ``after`` (pure)."""
+    it = croniter(cron, after.astimezone(ZoneInfo(zone)))
+    return [it.get_next(datetime) for _ in range(count)]
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """A schedule as an operator sees it: its configuration, last tick and next ticks."""
+
+    name: str
+    config: ScheduleConfig
+    last_tick: datetime | None
+    next_ticks: list[datetime]
+
+
 class Scheduler:
     def __init__(
         self,
@@ -99,6 +116,21 @@ class Scheduler:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=timezone.utc)
+
+    async def describe(self, *, upcoming: int = 5) -> list[ScheduleView]:
+        now = self._now()
+        views = []
+        for name, schedule in sorted(self._schedules.items()):
+            last = await self._store.last_tick(name)
+            views.append(
+                ScheduleView(
+                    name=name,
+                    config=schedule,
+                    last_tick=None if last is None else datetime.fromtimestamp(last, timezone.utc),
+                    next_ticks=upcoming_ticks(schedule.cron, schedule.timezone, now, upcoming),
+                )
+            )
+        return views
 
     async def start(self) -> None:
         if self._schedules:
