@@ -10,6 +10,8 @@ holds up a cue.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
 import logging
@@ -58,26 +60,29 @@ class _Allowed:
 def _parts(url: str, what: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path) of an absolute http(s) URL, or ValueError naming the fault."""
     if len(url) > MAX_URL:
-        raise ValueError(f"{what} is longer than {MAX_URL} characters")
+        raise ValueError(f"{what}: is longer than {MAX_URL} characters")
     try:
         split = urllib.parse.urlsplit(url)
         port = split.port
     except ValueError as exc:
-        raise ValueError(f"{what} is not a valid URL ({exc})") from None
+        raise ValueError(f"{what}: is not a valid URL ({exc})") from None
     scheme = split.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not split.hostname:
-        raise ValueError(f"{what} must be an absolute http:// or https:// URL")
+        raise ValueError(f"{what}: must be an absolute http:// or https:// URL")
     if split.username is not None or split.password is not None:
-        raise ValueError(f"{what} must not carry a user name or password")
+        raise ValueError(f"{what}: must not carry a user name or password")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        raise ValueError(f"{what} must not contain spaces or control characters")
+        raise ValueError(f"{what}: must not contain spaces or control characters")
     path = urllib.parse.unquote(split.path) or "/"
     segments = path.split("/")
     if "." in segments or ".." in segments or "\\" in path:
-        raise ValueError(f"{what} must not contain '.' or '..' path segments")
+        raise ValueError(f"{what}: must not contain '.' or '..' path segments")
     # a bracketed IPv6 host or a name; lowercase, as DNS and the allow-list compare them
     host = split.hostname.lower().rstrip(".")
-    return scheme, host, port or _DEFAULT_PORTS[scheme], posixpath.normpath(path)
+    normal = posixpath.normpath(path)
+    if path.endswith("/") and not normal.endswith("/"):
+        normal += "/"  # a folder stays a folder: "/cb/" lies under the entry "/cb/"
+    return scheme, host, port or _DEFAULT_PORTS[scheme], normal
 
 
 class AllowList:
@@ -92,8 +97,7 @@ class AllowList:
                 scheme, host, port, path = _parts(entry, f"allow-list entry {entry!r}")
             except ValueError as exc:
                 raise ConfigError(f"LIVECUE_CALLBACK_ALLOW: {exc}") from None
-            # an entry's trailing slash is meaningful (a folder); normpath drops it
-            allowed.append(_Allowed(scheme, host, port, path + ("/" * entry.endswith("/"))))
+            allowed.append(_Allowed(scheme, host, port, path))
         self._allowed = tuple(allowed)
 
     @classmethod
@@ -149,12 +153,27 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     return waits
 
 
+MIN_SECRET_BYTES = 24
+
+
 def check_secret(secret: str) -> str:
-    """A usable Standard Webhooks secret (``whsec_`` and base64), else ConfigError."""
-    try:
-        sign_standard_webhooks(b"", secret, "msg_check", 0)
-    except ValueError as exc:
-        raise ConfigError(f"LIVECUE_CALLBACK_SECRET: {exc}") from None
+    """A usable Standard Webhooks secret (``whsec_`` and base64 of 24 or more bytes, what
+    receivers' libraries expect), else ConfigError."""
+    problem = None
+    if not secret.startswith("whsec_"):
+        problem = "must start with whsec_"
+    else:
+        try:
+            key = base64.b64decode(secret[len("whsec_") :], validate=True)
+            if len(key) < MIN_SECRET_BYTES:
+                problem = f"must hold at least {MIN_SECRET_BYTES} random bytes"
+        except (binascii.Error, ValueError):
+            problem = "is not valid base64 after whsec_"
+    if problem:
+        raise ConfigError(
+            f"LIVECUE_CALLBACK_SECRET {problem}: use whsec_ followed by the output of "
+            "`openssl rand -base64 32`"
+        )
     return secret
 
 
