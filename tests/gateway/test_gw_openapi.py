@@ -23,10 +23,19 @@ OPERATIONS = [
     ("POST", "/v1/rooms/{room}/cues"),
     ("POST", "/v1/broadcasts"),
     ("GET", "/v1/cues/{cue_id}"),
+    ("GET", "/v1/cues"),
+    ("DELETE", "/v1/cues/{cue_id}"),
+    ("POST", "/v1/cues/{cue_id}/resend"),
     ("POST", "/v1/cues/{cue_id}/outcome"),
     ("GET", "/v1/rooms/{room}/pending"),
     ("GET", "/v1/rooms"),
     ("POST", "/hooks/{name}"),
+    ("GET", "/v1/hooks"),
+    ("GET", "/v1/hooks/{name}/deliveries"),
+    ("GET", "/v1/schedules"),
+    ("GET", "/v1/keys"),
+    ("POST", "/v1/keys"),
+    ("DELETE", "/v1/keys/{key_id}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
 ]
@@ -45,7 +54,14 @@ def test_the_document_has_every_public_route_and_nothing_else(
     assert httpx.get(f"{api_stack.url}/metrics", timeout=10).status_code == 200  # not documented
 
 
-WITHOUT_INPUTS = {("GET", "/v1/rooms"), ("GET", "/healthz"), ("GET", "/readyz")}
+WITHOUT_INPUTS = {
+    ("GET", "/v1/rooms"),
+    ("GET", "/v1/hooks"),
+    ("GET", "/v1/schedules"),
+    ("GET", "/v1/keys"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+}
 """No parameters or body: there is no invalid request to generate for these."""
 
 

@@ -305,3 +305,14 @@ async def test_keys_are_created_once_listed_without_secrets_and_revoked(
     assert bad.status_code == 422
     off = await admin.post("/v1/keys", json={"scopes": ["send"], "callback_url": "https://x.test/"})
     assert off.status_code == 422 and "callbacks are off" in off.json()["error"]["message"]
+
+
+async def test_a_delivery_with_nul_bytes_is_logged_on_every_backend(stack: Stack) -> None:
+    body = b'{"type": "donation.succeeded", "data": {"room": "a\x00b"}}\x00'
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as outside:
+        r = await outside.post("/hooks/donations", content=body, headers=signed(body, "m-nul"))
+    assert r.status_code == 422, r.text
+    async with stack.client() as admin:
+        page = await admin.get("/v1/hooks/donations/deliveries", params={"body": "true"})
+    latest = page.json()["deliveries"][0]
+    assert latest["result"] == "invalid" and latest["body"] == body.decode().replace("\x00", "�")

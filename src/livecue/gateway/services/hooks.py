@@ -33,6 +33,7 @@ logger = logging.getLogger("livecue.gateway.hooks")
 
 
 MAX_LOGGED_BODY = 64 * 1024
+MAX_DELIVERY_ID = 256
 _VERDICTS: dict[str, LoggedResult] = {
     "accepted": "accepted",
     "duplicate": "replay",
@@ -133,10 +134,10 @@ class HookProcessor:
                 hook,
                 result,
                 now=self._clock(),
-                reason=reason,
-                delivery_id=delivery_id,
+                reason=_text(reason),
+                delivery_id=_text(delivery_id),
                 cue_id=cue_id,
-                body=body[:MAX_LOGGED_BODY].decode("utf-8", "replace"),
+                body=_text(body[:MAX_LOGGED_BODY].decode("utf-8", "replace")),
             )
         except LivecueError as exc:  # the answer to the sender matters more than the log
             logger.warning("hook delivery not logged: %s", exc)
@@ -162,6 +163,13 @@ class HookProcessor:
         delivery_id = _delivery_key(verify_cfg.scheme, verified.delivery_id, body)
         if hook.config.delivery_id:  # from the signed payload: preferred over any header
             delivery_id = self._render(hook, "delivery_id", hook.config.delivery_id, context)
+            if len(delivery_id) > MAX_DELIVERY_ID or not delivery_id.isprintable():
+                raise _TemplateFailed(
+                    InvalidRequest(
+                        f"hooks.{name}.delivery_id rendered a value that is not a delivery id "
+                        f"(printable, at most {MAX_DELIVERY_ID} characters)"
+                    )
+                )
         if delivery_id:
             existing = await self._store.hook_delivery(name, delivery_id)
             if existing is not None:
@@ -202,6 +210,11 @@ class HookProcessor:
     def _render(self, hook: _Hook, field: str, source: str, context: Mapping[str, Any]) -> str:
         with _payload_errors():
             return self._renderer.render_text(f"hooks.{hook.name}.{field}", source, context)
+
+
+def _text(value: str | None) -> str | None:
+    """Text a database column takes: PostgreSQL refuses NUL characters in text."""
+    return None if value is None else value.replace("\x00", "\ufffd")
 
 
 class _TemplateFailed(Exception):
