@@ -204,3 +204,68 @@ def _left(room: str, identity: str) -> object:
     event.room.name = room
     event.participant.identity = identity
     return event
+
+
+CALLBACK_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes
+
+
+@pytest.mark.parametrize(
+    ("settings", "hook_url", "problem"),
+    [
+        ({"callback_allow": "https://cb.example.com/"}, None, "LIVECUE_CALLBACK_SECRET is not"),
+        (
+            {"callback_allow": "https://cb.example.com/", "callback_secret": "whsec_c2hvcnQ="},
+            None,
+            "at least 24 random bytes",
+        ),
+        (
+            {"callback_allow": "https://cb.example.com/", "callback_secret": CALLBACK_SECRET},
+            "https://internal.example.com/",
+            "hooks.pay.callback_url: 'https://internal.example.com/' is not on",
+        ),
+        ({}, "https://cb.example.com/", "hooks.pay.callback_url: callbacks are off"),
+        ({"callback_allow": "cb.example.com"}, None, "LIVECUE_CALLBACK_ALLOW"),
+        ({"callback_retry_s": "5,later"}, None, "LIVECUE_CALLBACK_RETRY_S"),
+    ],
+)
+def test_callback_settings_are_checked_when_the_gateway_is_built(
+    tmp_path: Path, settings: dict[str, str], hook_url: str | None, problem: str
+) -> None:
+    from livecue import ConfigError
+
+    hook = {
+        "verify": {"scheme": "bearer", "secrets": ["a-long-enough-token"]},
+        "room": "r",
+        "cue": {"text": "x"},
+        "callback_url": hook_url,
+    }
+    config = GatewayConfig.model_validate({"hooks": {"pay": hook}})
+    with pytest.raises(ConfigError) as error:
+        Gateway(Settings(db=str(tmp_path / "g.db"), **settings), config, CREDENTIALS)
+    assert problem in str(error.value)
+
+
+async def test_a_hooks_cues_carry_its_callback_url(db: str, world: RoomsInMemory) -> None:
+    import json
+
+    hook = {
+        "verify": {"scheme": "bearer", "secrets": ["a-long-enough-token"]},
+        "room": "{{ payload.room }}",
+        "cue": {"text": "paid"},
+        "callback_url": "https://cb.example.com/pay",
+    }
+    settings = Settings(
+        db=db, callback_allow="https://cb.example.com/", callback_secret=CALLBACK_SECRET
+    )
+    config = GatewayConfig.model_validate({"hooks": {"pay": hook}})
+    gw = Gateway(settings, config, CREDENTIALS, store=open_store(db), sender=world)
+    await gw.start()
+    try:
+        body = json.dumps({"room": "room-cb"}).encode()
+        result = await gw.hooks.handle("pay", body, {"authorization": "Bearer a-long-enough-token"})
+        assert result.record is not None
+        assert result.record.callback_url == "https://cb.example.com/pay"
+        [logged] = await gw.store.hook_log("pay")
+        assert (logged.result, logged.cue_id) == ("accepted", result.record.id)
+    finally:
+        await gw.stop()
