@@ -179,6 +179,14 @@ async def until_true(
         await asyncio.sleep(interval)
 
 
+async def post_cue(client: httpx.AsyncClient, room: str, **body: Any) -> str:
+    """POST a cue to ``room`` (it must be accepted: 202); returns its id."""
+    r = await client.post(f"/v1/rooms/{room}/cues", json=body)
+    assert r.status_code == 202, r.text
+    cue_id: str = r.json()["id"]
+    return cue_id
+
+
 async def wait_cue(
     client: httpx.AsyncClient,
     cue_id: str,

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gwkit import Stack, live_agent, make_stack, room_name, until, wait_cue
+from gwkit import Stack, live_agent, post_cue, room_name, running_stack, until, wait_cue
 from standardwebhooks import Webhook
 
 from harness.http_receiver import Receiver, receiver
@@ -35,7 +35,7 @@ def port() -> int:
 
 @pytest.fixture(scope="module")
 def stack(db: str, port: int) -> Iterator[Stack]:
-    s = make_stack(
+    with running_stack(
         db=db,
         env={
             "LIVECUE_CALLBACK_ALLOW": f"http://127.0.0.1:{port}/cb/",
@@ -43,11 +43,8 @@ def stack(db: str, port: int) -> Iterator[Stack]:
             "LIVECUE_CALLBACK_RETRY_S": ",".join(map(str, RETRY_S)),
             "LIVECUE_CALLBACK_TIMEOUT_S": "1",
         },
-    )
-    try:
+    ) as s:
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture
@@ -60,13 +57,6 @@ async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 async def rec(port: int) -> AsyncIterator[Receiver]:
     async with receiver(port) as r:
         yield r
-
-
-async def post(c: httpx.AsyncClient, room: str, **body: Any) -> str:
-    r = await c.post(f"/v1/rooms/{room}/cues", json=body)
-    assert r.status_code == 202, r.text
-    cue_id: str = r.json()["id"]
-    return cue_id
 
 
 async def callback_of(
@@ -97,7 +87,7 @@ async def test_a_final_outcome_arrives_signed_with_what_the_agent_said(
 ) -> None:
     room = room_name("cb")
     async with live_agent(stack.livekit, room):
-        cue_id = await post(
+        cue_id = await post_cue(
             client, room, kind="say", text="Your order shipped.", callback_url=rec.url("/cb/o1")
         )
         await wait_cue(client, cue_id, timeout=20)
@@ -119,7 +109,7 @@ async def test_a_refused_attempt_is_retried_under_the_same_id_and_each_is_record
 ) -> None:
     rec.answers = [500]  # then the default, 204
     url = rec.url("/cb/retry")
-    cue_id = await post(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
+    cue_id = await post_cue(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
     callback = await callback_of(client, cue_id, "delivered")
 
     first, second = rec.to("/cb/retry")
@@ -138,7 +128,7 @@ async def test_a_callback_that_keeps_failing_gives_up_after_the_last_attempt(
 ) -> None:
     rec.default = 503
     url = rec.url("/cb/give-up")
-    cue_id = await post(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
+    cue_id = await post_cue(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
     callback = await callback_of(client, cue_id, "failed")
     assert [a["status"] for a in callback["history"]] == [503, 503, 503]
     assert callback["next_attempt_at"] is None
@@ -152,12 +142,14 @@ async def test_a_redirect_is_not_followed_and_a_silent_receiver_times_out(
     rec.answers = [302]
     rec.redirect_to = "http://169.254.169.254/latest/meta-data/"
     url = rec.url("/cb/redirect")
-    cue_id = await post(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
+    cue_id = await post_cue(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
     callback = await callback_of(client, cue_id, "delivered")
     assert [a["status"] for a in callback["history"]] == [302, 204]
 
     rec.delay_s = 3.0  # longer than LIVECUE_CALLBACK_TIMEOUT_S
-    slow = await post(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=rec.url("/cb/s"))
+    slow = await post_cue(
+        client, room_name("cb"), text="x", ttl_s=0.5, callback_url=rec.url("/cb/s")
+    )
     failed = await callback_of(client, slow, "failed")
     assert all(a["status"] is None for a in failed["history"])
     assert failed["history"][0]["error"] == "no answer within 1 s"
@@ -171,7 +163,7 @@ async def test_cancelled_and_key_default_callbacks(
     )
     assert r.status_code == 201, r.text
     async with stack.client(r.json()["key"]) as crm:
-        cue_id = await post(crm, room_name("cb"), text="for a room with no agent")
+        cue_id = await post_cue(crm, room_name("cb"), text="for a room with no agent")
         await until(lambda: _state_is(crm, cue_id, "held"), timeout=10, what="the cue to be held")
         cancelled = await crm.delete(f"/v1/cues/{cue_id}")
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -222,7 +214,7 @@ async def test_a_pending_callback_survives_a_kill_9_of_the_gateway(
     try:
         # the receiver is down: the first attempt cannot connect
         url = f"http://127.0.0.1:{port}/cb/kill"
-        cue_id = await post(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
+        cue_id = await post_cue(client, room_name("cb"), text="x", ttl_s=0.5, callback_url=url)
         first = await callback_of(client, cue_id, "pending")
         assert first["history"][0]["status"] is None and first["history"][0]["error"]
         stack.gateway.kill()

@@ -22,8 +22,9 @@ from gwkit import (
     EXAMPLES,
     Stack,
     live_agent,
-    make_stack,
+    post_cue,
     room_name,
+    running_stack,
     until,
     wait_cue,
 )
@@ -49,11 +50,9 @@ schedules:
 def stack(db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = tmp_path_factory.mktemp("ops") / "livecue.yaml"
     config.write_text(CONFIG)
-    s = make_stack(db=db, config=config, env={"DONATION_WEBHOOK_SECRET": DONATION_SECRET})
-    try:
+    env = {"DONATION_WEBHOOK_SECRET": DONATION_SECRET}
+    with running_stack(db=db, config=config, env=env) as s:
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture
@@ -63,10 +62,7 @@ async def admin(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def post(c: httpx.AsyncClient, room: str, **body: Any) -> str:
-    r = await c.post(f"/v1/rooms/{room}/cues", json={"text": "hello", **body})
-    assert r.status_code == 202, r.text
-    cue_id: str = r.json()["id"]
-    return cue_id
+    return await post_cue(c, room, **{"text": "hello", **body})
 
 
 async def held(c: httpx.AsyncClient, cue_id: str) -> dict[str, Any]:

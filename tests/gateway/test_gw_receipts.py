@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gwkit import Stack, live_agent, make_stack, room_name, until, wait_cue
+from gwkit import Stack, live_agent, post_cue, room_name, running_stack, until, wait_cue
 
 from harness.observer import Observer
 
@@ -33,24 +33,14 @@ LONG = " ".join(f"word{i}" for i in range(40))  # about 4 s of speech at SLOW
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    s = make_stack(env=UNLIMITED)
-    try:
+    with running_stack(env=UNLIMITED) as s:
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with stack.client() as c:
         yield c
-
-
-async def post(c: httpx.AsyncClient, room: str, **body: Any) -> str:
-    r = await c.post(f"/v1/rooms/{room}/cues", json=body)
-    assert r.status_code == 202, r.text
-    cue_id: str = r.json()["id"]
-    return cue_id
 
 
 async def status_of(c: httpx.AsyncClient, cue_id: str) -> dict[str, Any]:
@@ -119,9 +109,9 @@ async def test_a_queued_rpc_cue_ends_applied_with_what_was_said(
 ) -> None:
     room = room_name("rcpt")
     async with live_agent(stack.livekit, room, **SLOW) as (observer, agent):
-        first = await post(client, room, kind="reply", text=LONG)
+        first = await post_cue(client, room, kind="reply", text=LONG)
         await observer.wait_until_saying("word2")
-        queued = await post(client, room, kind="say", text="And one more thing.")
+        queued = await post_cue(client, room, kind="say", text="And one more thing.")
 
         waiting = await at_agent(client, queued, "queued")  # the agent's first answer
         assert waiting["final"] is False
@@ -145,16 +135,16 @@ async def test_coalesced_expired_and_interrupted_cues_each_say_so(
 ) -> None:
     room = room_name("rcpt")
     async with live_agent(stack.livekit, room, **SLOW) as (observer, agent):
-        cut = await post(client, room, kind="reply", text=LONG)
+        cut = await post_cue(client, room, kind="reply", text=LONG)
         await observer.wait_until_saying("word2")
         # behind the speech: two replies that merge, and one that cannot wait that long
-        merged_a = await post(client, room, kind="reply", text="donation A", coalesce_key="d")
-        merged_b = await post(client, room, kind="reply", text="donation B", coalesce_key="d")
-        short = await post(client, room, kind="say", text="Too late.", ttl_s=1)
+        merged_a = await post_cue(client, room, kind="reply", text="donation A", coalesce_key="d")
+        merged_b = await post_cue(client, room, kind="reply", text="donation B", coalesce_key="d")
+        short = await post_cue(client, room, kind="say", text="Too late.", ttl_s=1)
         for cue_id in (merged_a, merged_b, short):
             await at_agent(client, cue_id, "queued")
         await asyncio.sleep(1.2)  # the short one's life runs out while the speech goes on
-        stop = await post(client, room, kind="interrupt")
+        stop = await post_cue(client, room, kind="interrupt")
 
         records = {
             name: await wait_cue(client, cue_id, timeout=20)
@@ -191,7 +181,7 @@ async def test_a_burst_of_200_queue_cues_ends_as_the_agent_says(
 ) -> None:
     room = room_name("burst")
     async with live_agent(stack.livekit, room, word_delay_s=0.02) as (observer, agent):
-        await post(client, room, kind="reply", text=LONG)  # speaking while the burst lands
+        await post_cue(client, room, kind="reply", text=LONG)  # speaking while the burst lands
         await observer.wait_until_saying("word1")
         ids, burst_s = await burst(stack, room, 200)
         finals = await all_final(client, ids, timeout=60)
@@ -225,7 +215,7 @@ async def test_agent_name_on_the_data_transport_reaches_that_agent_only(
             stack.livekit, room, identity="agent-beta", agent_name="beta", observer=False
         ) as (_, b),
     ):
-        cue_id = await post(
+        cue_id = await post_cue(
             client, room, kind="context", text="for beta", transport="data", agent_name="beta"
         )
         final = await wait_cue(client, cue_id, timeout=15)
@@ -289,9 +279,9 @@ async def test_cues_of_an_agent_killed_before_acting_go_to_the_next_agent_once(
     first = AgentProcess(stack, room, "agent-first", word_delay_s=0.15)
     try:
         await first.ready()
-        speaking = await post(client, room, kind="reply", text=LONG)
+        speaking = await post_cue(client, room, kind="reply", text=LONG)
         await observer.wait_until_saying("word2")
-        waiting = [await post(client, room, kind="say", text=f"Queued {n}.") for n in range(3)]
+        waiting = [await post_cue(client, room, kind="say", text=f"Queued {n}.") for n in range(3)]
         for cue_id in waiting:
             await at_agent(client, cue_id, "queued")
         await at_agent(client, speaking, "started")
