@@ -136,8 +136,11 @@ async def test_without_a_response_window_the_cue_talks_over_the_answer(
     )
 
     # the cue follows the question closely: tell them apart by a shorter pause
-    said = await _cue_speech(recorder, log, cue_id, gap_s=QUESTION_END_QUIET_S)
+    started = await wait_for_note(log, f"cue {cue_id} started", timeout=20)
+    said = await recorder.wait_for_speech("agent", after=started, gap_s=QUESTION_END_QUIET_S)
 
-    # the first instant nobody talked was the wrong one
-    assert said.start < answer.start, _describe(log, recorder, question.start)
+    # the first instant nobody talked was the wrong one: the agent chose to speak before
+    # the answer began (when its voice is heard depends on the synthesizer's speed)
+    assert started < answer.start, _describe(log, recorder, question.start)
+    assert said.start < answer.end, _describe(log, recorder, question.start)
     assert overlap_s(recorder.utterances("agent"), [answer]) > 0
