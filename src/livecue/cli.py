@@ -172,7 +172,7 @@ def _sender(args: argparse.Namespace, credentials: Credentials, **options: Any) 
     """A sender signing with LIVECUE_SECRET if set (environment or .env), else with the key
     derived from the LiveKit API secret."""
     from livecue import CueSender
-    from livecue._livekit import environment
+    from livecue._env import environment
 
     secret = environment(dotenv=args.env_file).get("LIVECUE_SECRET") or None
     return CueSender(credentials, secret=secret, **options)
