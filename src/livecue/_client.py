@@ -196,11 +196,16 @@ class _Base:
         seconds = min(self.timeout, max(left, 1.0))
         return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
-    def _failed(self, exc: httpx.HTTPError) -> Exception:
+    def _failed(self, exc: httpx.HTTPError, timeout: httpx.Timeout) -> Exception:
         if isinstance(exc, httpx.TimeoutException):
-            return unreachable(self.base_url, type(exc).__name__, str(exc), timed_out=True)
+            after = {
+                httpx.ConnectTimeout: timeout.connect,
+                httpx.WriteTimeout: timeout.write,
+                httpx.PoolTimeout: timeout.pool,
+            }.get(type(exc), timeout.read)
+            return unreachable(self.base_url, type(exc).__name__, str(exc), timeout_s=after)
         if isinstance(exc, httpx.TransportError):
-            return unreachable(self.base_url, type(exc).__name__, str(exc), timed_out=False)
+            return unreachable(self.base_url, type(exc).__name__, str(exc))
         return GatewayError(f"reading the gateway's answer failed ({type(exc).__name__}: {exc})")
 
     def _read(self, call: _Call[T], response: httpx.Response) -> T:
@@ -257,6 +262,7 @@ class Client(_Base):
         self._http.close()
 
     def _run(self, call: _Call[T], *, left: float | None = None) -> T:
+        timeout = self._request_timeout(left)
         try:
             response = self._http.request(
                 call.method,
@@ -264,10 +270,10 @@ class Client(_Base):
                 params=call.params,
                 json=call.json,
                 headers=call.headers,
-                timeout=self._request_timeout(left),
+                timeout=timeout,
             )
         except httpx.HTTPError as exc:
-            raise self._failed(exc) from exc
+            raise self._failed(exc, timeout) from exc
         return self._read(call, response)
 
     def send(
@@ -386,6 +392,7 @@ class AsyncClient(_Base):
         await self._http.aclose()
 
     async def _run(self, call: _Call[T], *, left: float | None = None) -> T:
+        timeout = self._request_timeout(left)
         try:
             response = await self._http.request(
                 call.method,
@@ -393,10 +400,10 @@ class AsyncClient(_Base):
                 params=call.params,
                 json=call.json,
                 headers=call.headers,
-                timeout=self._request_timeout(left),
+                timeout=timeout,
             )
         except httpx.HTTPError as exc:
-            raise self._failed(exc) from exc
+            raise self._failed(exc, timeout) from exc
         return self._read(call, response)
 
     async def send(

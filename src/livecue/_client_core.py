@@ -231,12 +231,16 @@ def not_the_api(url: str, detail: str) -> GatewayError:
     )
 
 
-def unreachable(base_url: str, kind: str, detail: str, *, timed_out: bool) -> GatewayUnreachable:
-    """No answer from the gateway: what happened, in one sentence."""
+def unreachable(
+    base_url: str, kind: str, detail: str, *, timeout_s: float | None = None
+) -> GatewayUnreachable:
+    """No answer from the gateway: what happened, in one sentence. ``timeout_s``: the
+    request timed out after that long (a request that timed out may have been done)."""
+    if timeout_s is not None:
+        return GatewayUnreachable(
+            f"no answer from the gateway at {base_url} within {timeout_s:g} s ({kind})"
+        )
     detail = " ".join(detail.split())
-    if timed_out:
-        what = f"no answer from the gateway at {base_url} in time ({kind}"
-        return GatewayUnreachable(what + (f": {detail})" if detail else ")"))
     return GatewayUnreachable(
         f"cannot reach the gateway at {base_url} ({kind}" + (f": {detail})" if detail else ")")
     )

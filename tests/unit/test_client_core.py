@@ -234,15 +234,16 @@ def test_retry_after_reads_seconds_or_a_date(header: str | None, seconds: float)
 
 
 def test_unreachable_says_what_happened() -> None:
-    refused = unreachable(
-        "http://h:1", "ConnectError", "[Errno 111] Connection refused", timed_out=False
-    )
+    refused = unreachable("http://h:1", "ConnectError", "[Errno 111] Connection refused")
     assert str(refused) == (
         "cannot reach the gateway at http://h:1 (ConnectError: [Errno 111] Connection refused)"
     )
     assert refused.retryable
-    slow = unreachable("http://h:1", "ReadTimeout", "", timed_out=True)
-    assert str(slow) == "no answer from the gateway at http://h:1 in time (ReadTimeout)"
+    slow = unreachable("http://h:1", "ReadTimeout", "timed out", timeout_s=2.5)
+    assert str(slow) == "no answer from the gateway at http://h:1 within 2.5 s (ReadTimeout)"
+    assert unreachable("http://h:1", "ConnectError", "").args == (
+        "cannot reach the gateway at http://h:1 (ConnectError)",
+    )
 
 
 # -- polling --------------------------------------------------------------------------------
