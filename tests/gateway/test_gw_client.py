@@ -184,6 +184,18 @@ def test_any_room_name_reaches_the_gateway_as_it_is(client: Client, room: str) -
     assert accepted.id in [c.id for c in client.list(room=unique)]
 
 
+def test_the_same_idempotency_key_gives_the_cue_made_the_first_time(client: Client) -> None:
+    room, key = room_name("idem"), f"order-{uuid.uuid4().hex[:8]}"
+    first = client.send(room, "Order 881 shipped", kind="context", idempotency_key=key)
+    again = client.send(room, "Order 881 shipped", kind="context", idempotency_key=key)
+    other = client.send(room, "Order 881 shipped", kind="context")
+    assert again.id == first.id and other.id != first.id
+    assert [c.id for c in client.list(room=room)] == [other.id, first.id]
+    with pytest.raises(InvalidRequest) as reused:  # the same key with another body
+        client.send(room, "Order 882 shipped", kind="context", idempotency_key=key)
+    assert str(reused.value) == "Idempotency-Key was already used with a different request body"
+
+
 # -- cancel and resend --------------------------------------------------------------------
 
 
