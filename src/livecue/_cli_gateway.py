@@ -60,8 +60,6 @@ OUTCOMES = (
 )
 SOURCES = ("api", "hook", "schedule", "broadcast")
 
-_FAILED_STATES = ("expired", "failed", "cancelled")
-
 # options that only LiveKit directly, or only the gateway, can honour (dest -> as typed)
 _DIRECT_ONLY = {"to": "--to", "topic": "--topic", "timeout": "--timeout"}
 _GATEWAY_ONLY = {
@@ -80,8 +78,11 @@ class Gateway(NamedTuple):
     url: str
     key: str
 
+    def __repr__(self) -> str:  # the key stays out of reprs
+        return f"Gateway({self.url!r})"
 
-class _Explicit(argparse.Action):
+
+class Explicit(argparse.Action):
     """Stores the value and remembers that it was given (for options with a default)."""
 
     def __call__(

@@ -498,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     connection, cue = _connection_options(), _cue_options()
 
-    from livecue._cli_gateway import _Explicit, add_cues_commands, add_route_options
+    from livecue._cli_gateway import Explicit, add_cues_commands, add_route_options
 
     send = commands.add_parser(
         "send",
@@ -556,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=_positive_int,
         default=64,  # livecue.sender.DEFAULT_CONCURRENCY, without importing the sender
-        action=_Explicit,
+        action=Explicit,
         metavar="N",
         help="LiveKit directly only: at most N rooms in flight at once (default: 64)",
     )
