@@ -1,6 +1,7 @@
 """livecue: cues from the outside world to live LiveKit voice agents.
 
-The sender side lives here; the agent side is ``livecue.agent``.
+The sender side lives here (``CueSender`` to LiveKit directly, ``Client`` and
+``AsyncClient`` through the gateway); the agent side is ``livecue.agent``.
 
 Every name is handed on when first used (PEP 562): the sender needs livekit-api
 and aiohttp, half a second to import, and even the envelope's imports cost the
@@ -14,6 +15,7 @@ import importlib
 import typing
 
 if typing.TYPE_CHECKING:
+    from ._client import AsyncClient, Client
     from ._cue import (
         DEFAULT_TOPIC,
         LEGACY_TOPIC,
@@ -38,6 +40,8 @@ if typing.TYPE_CHECKING:
         CueTooLarge,
         DeliveryError,
         DeliveryTimeout,
+        GatewayError,
+        GatewayUnreachable,
         InvalidRequest,
         LivecueError,
         LiveKitUnreachable,
@@ -52,6 +56,7 @@ if typing.TYPE_CHECKING:
         SignatureError,
         Unauthorized,
         UsageError,
+        WaitTimeout,
     )
     from ._livekit import Credentials, RoomSummary
     from ._signing import SigningKey
@@ -74,6 +79,7 @@ _EXPORTS = {
         "encode_cue",
         "new_cue",
     ),
+    "._client": ("AsyncClient", "Client"),
     "._errors": (
         "AgentNotListening",
         "AuthenticationFailed",
@@ -85,6 +91,8 @@ _EXPORTS = {
         "CueTooLarge",
         "DeliveryError",
         "DeliveryTimeout",
+        "GatewayError",
+        "GatewayUnreachable",
         "InvalidRequest",
         "LivecueError",
         "LiveKitUnreachable",
@@ -99,6 +107,7 @@ _EXPORTS = {
         "SignatureError",
         "Unauthorized",
         "UsageError",
+        "WaitTimeout",
     ),
     "._livekit": ("Credentials", "RoomSummary"),
     "._signing": ("SigningKey",),
@@ -126,7 +135,9 @@ __all__ = [
     "MAX_CUE_BYTES",
     "RPC_METHOD",
     "AgentNotListening",
+    "AsyncClient",
     "AuthenticationFailed",
+    "Client",
     "ConfigError",
     "Conflict",
     "Credentials",
@@ -138,6 +149,8 @@ __all__ = [
     "CueTooLarge",
     "DeliveryError",
     "DeliveryTimeout",
+    "GatewayError",
+    "GatewayUnreachable",
     "InvalidRequest",
     "LiveKitUnreachable",
     "LivecueError",
@@ -159,6 +172,7 @@ __all__ = [
     "Transport",
     "Unauthorized",
     "UsageError",
+    "WaitTimeout",
     "__version__",
     "decode_cue",
     "encode_cue",

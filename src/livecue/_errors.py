@@ -16,24 +16,36 @@
     │   ├── Unauthorized            LiveKit refused the credentials
     │   ├── LiveKitUnreachable      retryable: connection refused, DNS, 5xx
     │   ├── DeliveryTimeout         retryable: no answer in time
+    │   │   └── WaitTimeout         retryable: a cue not final when a client's wait ends
     │   └── CueRefused              the agent answered, with outcome ``rejected``
     └── RequestError                the gateway will not or cannot do what a request asks
-        ├── InvalidRequest          a field, body or name that is not valid (named)
-        ├── NotFound                no such cue, hook or key
-        ├── Conflict                the request contradicts the record (a cue already sent)
-        ├── AuthenticationFailed    no, bad or revoked API key; a webhook that does not verify
-        ├── PermissionDenied        the API key lacks the scope
-        ├── PayloadTooLarge         the request body is over the limit
-        ├── RateLimited             too many requests; ``retry_after_s`` says when to retry
-        └── ServiceUnavailable      retryable: the database or LiveKit is down
+        ├── InvalidRequest          400, 422: a field, body or name that is not valid (named)
+        ├── NotFound                404: no such cue, hook or key
+        ├── Conflict                409: the request contradicts the record (cue at the agent)
+        ├── AuthenticationFailed    401: no, bad or revoked API key; a webhook that fails
+        ├── PermissionDenied        403: the API key lacks the scope
+        ├── PayloadTooLarge         413: the request body is over the limit
+        ├── RateLimited             429: too many requests; ``retry_after_s`` says when
+        ├── ServiceUnavailable      503, retryable: the database or LiveKit is down
+        │   └── GatewayUnreachable  retryable: no connection to the gateway, no answer in time
+        └── GatewayError            other 5xx, retryable; or an answer that is not the API's
 
-Foreign errors (aiohttp, ``livekit.api.ServerError``, sqlite3, psycopg) are
+Foreign errors (aiohttp, httpx, ``livekit.api.ServerError``, sqlite3, psycopg) are
 translated at the boundary, and kept as ``__cause__``. The gateway's services
 raise ``RequestError``s; HTTP statuses are chosen only at its edge
-(``livecue.gateway.errors``), and the gateway client maps them back.
+(``livecue.gateway.errors``), and the gateway client (``livecue.Client``) maps them
+back by the statuses drawn above: the server's message is the error's, and
+``status`` and ``code`` keep the HTTP status and the code of its JSON body (other 4xx
+statuses are a plain ``RequestError``). httpx's connection errors and timeouts become
+``GatewayUnreachable``.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .gateway.schemas import CueStatus
 
 
 class LivecueError(Exception):
@@ -121,6 +133,25 @@ class DeliveryTimeout(DeliveryError):
     retryable = True
 
 
+class WaitTimeout(DeliveryTimeout):
+    """A client's ``wait()`` ran out before the cue was final: waiting longer may help.
+
+    ``last`` is the cue's latest status (a ``CueStatus``), whose ``status`` says where
+    it was: ``held`` (no agent yet), ``at_agent`` (the agent has it), and so on.
+    """
+
+    def __init__(self, cue_id: str, timeout_s: float, last: CueStatus) -> None:
+        where = f"{last.status}" + (f", outcome {last.outcome}" if last.outcome else "")
+        reason = f": {last.reason}" if last.reason else ""
+        super().__init__(
+            f"cue {cue_id!r} is not final after {timeout_s:g} s; its last state is {where}{reason}",
+            room=last.room,
+        )
+        self.cue_id = cue_id
+        self.timeout_s = timeout_s
+        self.last = last
+
+
 class CueRefused(DeliveryError):
     """The agent received the cue and answered ``rejected``."""
 
@@ -130,11 +161,18 @@ class CueRefused(DeliveryError):
 
 
 class RequestError(LivecueError):
-    """The gateway will not, or cannot, do what a request asks."""
+    """The gateway will not, or cannot, do what a request asks.
 
-    def __init__(self, message: str) -> None:
+    Raised by the client, ``status`` is the HTTP status of the gateway's answer and
+    ``code`` the code in its body (``"not_found"``); both are None where there was no
+    answer, and in the gateway itself.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
+        self.code = code
 
 
 class InvalidRequest(RequestError):
@@ -164,12 +202,32 @@ class PayloadTooLarge(RequestError):
 class RateLimited(RequestError):
     """Too many requests (per API key, or per room); try again after ``retry_after_s``."""
 
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        retry_after_s: float,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
         self.retry_after_s = retry_after_s
 
 
 class ServiceUnavailable(RequestError):
     """The gateway cannot serve now (its database or LiveKit is unreachable)."""
+
+    retryable = True
+
+
+class GatewayUnreachable(ServiceUnavailable):
+    """No answer from the gateway: connection refused, a name that does not resolve, or
+    a timeout. A request that timed out may have been done: send again with the same
+    ``Idempotency-Key`` (or cue id) to make the retry harmless."""
+
+
+class GatewayError(RequestError):
+    """The gateway answered with an unexpected server error (a 5xx other than 503), or
+    with something that is not its API's answer (a proxy's page, say)."""
 
     retryable = True

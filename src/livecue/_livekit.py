@@ -8,7 +8,6 @@ tree, keeping the original as ``__cause__``.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 import uuid
@@ -21,6 +20,7 @@ import aiohttp
 from livekit import api
 from livekit.api.twirp_client import TwirpClient
 
+from ._env import environment
 from ._errors import (
     AgentNotListening,
     ConfigError,
@@ -37,19 +37,6 @@ from ._tokens import RoomTokens
 
 AGENT_NAME_ATTRIBUTE = "lk.agent.name"  # set by livekit-agents on its participant
 _RPC_ERROR = re.compile(r"RpcError (\d{4})(?:[:\s]+(.*))?", re.DOTALL)
-
-
-def environment(
-    env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"
-) -> dict[str, str | None]:
-    """The variables livecue reads: a ``.env`` file's, overridden by the environment's."""
-    values: dict[str, str | None] = {}
-    if dotenv is not None and Path(dotenv).is_file():
-        from dotenv import dotenv_values  # only when there is a file to read
-
-        values.update(dotenv_values(dotenv))
-    values.update(os.environ if env is None else env)
-    return values
 
 
 @dataclass(frozen=True)

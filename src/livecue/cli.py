@@ -1,17 +1,21 @@
-"""The ``livecue`` command: send a cue, broadcast one, list live rooms.
+"""The ``livecue`` command: send a cue, broadcast one, list live rooms, and the gateway's.
 
-A thin layer over :class:`livecue.CueSender` and :func:`livecue.new_cue`; nothing
-imports this module. Exit codes::
+A thin layer over :class:`livecue.CueSender` and :func:`livecue.new_cue` (to LiveKit
+directly), and over :class:`livecue.Client` (through the gateway, with ``--gateway`` or
+``LIVECUE_GATEWAY_URL``: ``livecue._cli_gateway``); nothing imports this module.
+Exit codes::
 
     0    delivered (every room, for broadcast)
     1    delivery failed (any DeliveryError, including a cue the agent refused)
     2    usage error: bad arguments, missing credentials, an invalid or too large cue
+         (also when the gateway says so: 400, 413, 422)
     130  interrupted
 
 Errors are one line on stderr (``error: ...``), never a traceback (set
 ``LIVECUE_DEBUG=1`` to see one for an unexpected failure). asyncio and the sender
-are imported by the commands that send, and rich only by those that draw tables
-or a progress bar, so ``--help`` stays quick to start.
+are imported by the commands that send, the gateway's client (httpx, pydantic) by
+those that go through the gateway, and rich only by those that draw tables or a
+progress bar, so ``--help`` stays quick to start.
 """
 
 from __future__ import annotations
@@ -24,15 +28,26 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from livecue._cli_util import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    HelpFormatter,
+)
+from livecue._cli_util import error as _error
+from livecue._cli_util import one_line as _one_line
+from livecue._cli_util import positive_float as _positive_float
+from livecue._cli_util import positive_int as _positive_int
+from livecue._cli_util import print_json as _print_json
+from livecue._cli_util import short_id as _short_id
+from livecue._cli_util import symbols as _symbols
+
 if TYPE_CHECKING:
     from livecue import Credentials, Cue, CueSender, LivecueError, Outcome, SendResult
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
 _KINDS_NEEDING_TEXT = ("reply", "say", "context")
+DEFAULT_TTL_S = 60.0  # livecue._cue.DEFAULT_TTL_S, without importing the envelope
 
 
 class UsageError(Exception):
@@ -40,26 +55,6 @@ class UsageError(Exception):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -77,37 +72,6 @@ def _room_list(text: str) -> list[str]:
     if not rooms:
         raise argparse.ArgumentTypeError("give at least one room name")
     return rooms
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _error(message: str) -> None:
-    print(f"error: {_one_line(message)}", file=sys.stderr)
-
-
-def _can_encode(text: str, stream: Any) -> bool:
-    try:
-        text.encode(getattr(stream, "encoding", None) or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
-
-
-def _symbols() -> tuple[str, str, str]:
-    """Check mark, cross and ellipsis, or ASCII stand-ins where stdout cannot show them."""
-    if _can_encode("✓✗…", sys.stdout):
-        return "✓", "✗", "…"
-    return "OK", "FAIL", "..."
-
-
-def _short_id(cue_id: str, ellipsis: str) -> str:
-    return cue_id if len(cue_id) <= 12 else cue_id[:8] + ellipsis
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(value, ensure_ascii=False))
 
 
 def _error_json(error: LivecueError) -> dict[str, Any]:
@@ -148,7 +112,7 @@ def _build_cue(args: argparse.Namespace) -> Cue:
             data=args.data,
             policy=args.policy,
             coalesce_key=args.coalesce_key,
-            ttl=args.ttl,
+            ttl=args.ttl if args.ttl is not None else DEFAULT_TTL_S,
             id=args.id,
         )
     except CueDecodeError as exc:
@@ -172,7 +136,7 @@ def _sender(args: argparse.Namespace, credentials: Credentials, **options: Any) 
     """A sender signing with LIVECUE_SECRET if set (environment or .env), else with the key
     derived from the LiveKit API secret."""
     from livecue import CueSender
-    from livecue._livekit import environment
+    from livecue._env import environment
 
     secret = environment(dotenv=args.env_file).get("LIVECUE_SECRET") or None
     return CueSender(credentials, secret=secret, **options)
@@ -180,6 +144,7 @@ def _sender(args: argparse.Namespace, credentials: Credentials, **options: Any) 
 
 def _check_transport_options(args: argparse.Namespace) -> None:
     """An option the chosen transport cannot honour is a usage error, never ignored."""
+    args.transport = args.transport or "rpc"
     if args.transport == "rpc" and args.topic is not None:
         raise UsageError("--topic applies to --transport data only (rpc calls a method)")
     if args.transport == "data" and args.timeout is not None:
@@ -194,6 +159,14 @@ def _check_transport_options(args: argparse.Namespace) -> None:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
+    from livecue._cli_gateway import route
+
+    gateway = route(args)
+    if gateway is not None:
+        from livecue._cli_gateway import send
+
+        _build_cue(args)  # an invalid cue is refused here, as without the gateway
+        return send(args, gateway)
     _check_transport_options(args)
     cue = _build_cue(args)
     credentials = _credentials(args)
@@ -257,6 +230,17 @@ async def _send(args: argparse.Namespace, cue: Cue, credentials: Credentials) ->
 
 
 def _cmd_broadcast(args: argparse.Namespace) -> int:
+    from livecue._cli_gateway import broadcast, route
+
+    gateway = route(args)
+    if gateway is not None:
+        _build_cue(args)
+        return broadcast(args, gateway)
+    if args.wait is not None:
+        raise UsageError(
+            "--wait on a broadcast works through the gateway only: give --gateway URL "
+            "(or set LIVECUE_GATEWAY_URL)"
+        )
     _check_transport_options(args)
     cue = _build_cue(args)
     credentials = _credentials(args)
@@ -364,6 +348,11 @@ def _print_broadcast_table(results: list[SendResult]) -> None:
 
 
 def _cmd_rooms(args: argparse.Namespace) -> int:
+    from livecue._cli_gateway import rooms, route
+
+    gateway = route(args)
+    if gateway is not None:
+        return _print_rooms(args, rooms(args, gateway))
     credentials = _credentials(args)
     import asyncio
 
@@ -372,12 +361,18 @@ def _cmd_rooms(args: argparse.Namespace) -> int:
 
 async def _rooms(args: argparse.Namespace, credentials: Credentials) -> int:
     async with _sender(args, credentials) as sender:
-        rooms = sorted(await sender.rooms(), key=lambda r: r.name)
+        found = await sender.rooms()
+    return _print_rooms(args, [(r.name, r.num_participants, list(r.agents)) for r in found])
+
+
+def _print_rooms(args: argparse.Namespace, found: list[tuple[str, int, list[str]]]) -> int:
+    """(name, participants, agents) of each live room, sorted by name."""
+    rooms = sorted(found)
     if args.json:
         _print_json(
             [
-                {"name": r.name, "participants": r.num_participants, "agents": list(r.agents)}
-                for r in rooms
+                {"name": name, "participants": participants, "agents": agents}
+                for name, participants, agents in rooms
             ]
         )
         return EXIT_OK
@@ -393,9 +388,9 @@ async def _rooms(args: argparse.Namespace, credentials: Credentials) -> int:
     table.add_column("room", no_wrap=True)
     table.add_column("participants", justify="right")
     table.add_column("agents")
-    for r in rooms:
-        agents = Text(", ".join(r.agents)) if r.agents else Text("none", style="yellow")
-        table.add_row(Text(r.name), str(r.num_participants), agents)
+    for name, participants, agents in rooms:
+        shown = Text(", ".join(agents)) if agents else Text("none", style="yellow")
+        table.add_row(Text(name), str(participants), shown)
     Console(highlight=False).print(table)
     return EXIT_OK
 
@@ -409,8 +404,9 @@ def _connection_options() -> argparse.ArgumentParser:
         "--env-file",
         default=".env",
         metavar="PATH",
-        help="read LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET from this file too; "
-        "the environment wins (default: .env in the working directory)",
+        help="read LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET (and "
+        "LIVECUE_GATEWAY_URL, LIVECUE_API_KEY) from this file too; the environment wins "
+        "(default: .env in the working directory)",
     )
     parent.add_argument(
         "--json", action="store_true", help="print one JSON object (machine-readable) instead"
@@ -439,9 +435,9 @@ def _cue_options() -> argparse.ArgumentParser:
     cue.add_argument(
         "--ttl",
         type=_positive_float,
-        default=60.0,
         metavar="SECONDS",
-        help="drop the cue as expired if the agent has not acted on it by then (default: 60)",
+        help="drop the cue as expired if the agent has not acted on it by then "
+        "(default: 60; through the gateway, its LIVECUE_DEFAULT_TTL_S)",
     )
     cue.add_argument(
         "--coalesce-key",
@@ -464,9 +460,8 @@ def _cue_options() -> argparse.ArgumentParser:
     delivery.add_argument(
         "--transport",
         choices=("rpc", "data"),
-        default="rpc",
         help="rpc calls the agent and reports what it did; data publishes to the room, "
-        "with no receipt (default: rpc)",
+        "with no receipt (default: rpc; through the gateway, its LIVECUE_TRANSPORT)",
     )
     delivery.add_argument(
         "--agent-name",
@@ -476,13 +471,14 @@ def _cue_options() -> argparse.ArgumentParser:
     )
     delivery.add_argument(
         "--topic",
-        help="data only: the data packet topic (default: livecue)",
+        help="LiveKit directly, data only: the data packet topic (default: livecue)",
     )
     delivery.add_argument(
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="rpc only: how long the agent may take to answer, per attempt (default: 5)",
+        help="LiveKit directly, rpc only: how long the agent may take to answer, per "
+        "attempt (default: 5)",
     )
     return parent
 
@@ -494,20 +490,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livecue",
         description="Carry cues from the outside world to live LiveKit voice agents. "
         "Credentials come from LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, "
-        "in the environment or a .env file.",
+        "in the environment or a .env file; through the gateway (livecue serve), from "
+        "LIVECUE_GATEWAY_URL and LIVECUE_API_KEY.",
         epilog="exit codes: 0 delivered, 1 delivery failed, 2 usage error",
     )
     parser.add_argument("--version", action="version", version=f"livecue {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     connection, cue = _connection_options(), _cue_options()
 
+    from livecue._cli_gateway import Explicit, add_cues_commands, add_route_options
+
     send = commands.add_parser(
         "send",
         parents=[cue, connection],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         help="send a cue to the agent in one room",
-        description="Send a cue to the agent in ROOM and report what it did.",
-        epilog='example: livecue send room-1 "A donation of $100 just arrived" --policy interrupt',
+        description="Send a cue to the agent in ROOM and report what it did. Through the "
+        "gateway, print the accepted cue's id and state, or with --wait its final outcome.",
+        epilog="examples:\n"
+        '  livecue send room-1 "A donation of $100 just arrived" --policy interrupt\n'
+        '  livecue send room-1 "Order 881 has shipped" --gateway http://127.0.0.1:8080 '
+        "--wait 15",
     )
     send.add_argument("room", metavar="ROOM", help="the LiveKit room name")
     send.add_argument(
@@ -516,25 +519,31 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--to",
         metavar="IDENTITY",
-        help="deliver to this participant identity only (rpc: skips finding the agent)",
+        help="LiveKit directly only: deliver to this participant identity only "
+        "(rpc: skips finding the agent)",
     )
     send.add_argument(
         "--wait",
         type=_positive_float,
         metavar="SECONDS",
         help="wait up to SECONDS for the final outcome (the agent acted, and what it said), "
-        "asking the agent; works on both transports",
+        "asking the agent, or the gateway; works on both transports",
     )
+    add_route_options(send, send=True, cue=True)
     send.set_defaults(run=_cmd_send)
 
     broadcast = commands.add_parser(
         "broadcast",
         parents=[cue, connection],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         help="send one cue to many rooms at once",
         description="Send one cue to several rooms at once and summarise the result per room. "
-        "Exits 0 only if every room got it.",
-        epilog='example: livecue broadcast --all "We close in ten minutes" --kind say',
+        "Exits 0 only if every room got it. Through the gateway, list the accepted cues, or "
+        "with --wait each room's final outcome.",
+        epilog="examples:\n"
+        '  livecue broadcast --all "We close in ten minutes" --kind say\n'
+        '  livecue broadcast --prefix support- "We close soon" --gateway http://127.0.0.1:8080 '
+        "--wait 30",
     )
     broadcast.add_argument("text", metavar="TEXT", nargs="?", help="what the cue says")
     targets = broadcast.add_mutually_exclusive_group(required=True)
@@ -547,19 +556,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=_positive_int,
         default=64,  # livecue.sender.DEFAULT_CONCURRENCY, without importing the sender
+        action=Explicit,
         metavar="N",
-        help="at most N rooms in flight at once (default: 64)",
+        help="LiveKit directly only: at most N rooms in flight at once (default: 64)",
     )
+    broadcast.add_argument(
+        "--wait",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="gateway only: wait up to SECONDS in all for every room's final outcome",
+    )
+    add_route_options(broadcast, send=False, cue=True)
     broadcast.set_defaults(run=_cmd_broadcast)
 
     rooms = commands.add_parser(
         "rooms",
         parents=[connection],
+        formatter_class=HelpFormatter,
         help="list live rooms and the agents in them",
         description="List the live rooms on the LiveKit server, with participant counts "
-        "and the agents present.",
+        "and the agents present (asked of LiveKit, or through the gateway).",
+        epilog="example: livecue rooms --json",
     )
+    add_route_options(rooms, send=False, cue=False)
     rooms.set_defaults(run=_cmd_rooms)
+
+    add_cues_commands(commands, connection)  # cues list, show, cancel, resend
 
     from livecue.gateway.commands import add_commands
 
@@ -578,7 +600,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
 
-    from livecue import ConfigError, CueError, LivecueError
+    from livecue import (
+        ConfigError,
+        CueError,
+        InvalidRequest,
+        LivecueError,
+        PayloadTooLarge,
+    )
     from livecue import UsageError as OptionError
 
     # PyJWT warns on every token signed with a short secret (LiveKit's dev keys are);
@@ -592,8 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except (ConfigError, CueError, OptionError) as exc:
-        _error(str(exc))
+    except (ConfigError, CueError, OptionError, InvalidRequest, PayloadTooLarge) as exc:
+        _error(str(exc))  # the gateway's 400, 413 and 422 are usage errors too
         return EXIT_USAGE
     except LivecueError as exc:
         _error(str(exc))

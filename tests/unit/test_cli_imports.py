@@ -18,8 +18,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 # Not for `send`: pydantic (the envelope is stdlib only), the gateway and its store,
-# rich (tables and progress bars of other commands), dotenv (only when a .env file exists).
+# rich (tables and progress bars of other commands), dotenv (only when a .env file exists),
+# httpx (the gateway's client, for --gateway only).
 UNWANTED = (
+    "httpx",
     "pydantic",
     "pydantic_core",
     "pydantic_settings",

@@ -18,6 +18,8 @@ from livecue import (
     CueTooLarge,
     DeliveryError,
     DeliveryTimeout,
+    GatewayError,
+    GatewayUnreachable,
     InvalidRequest,
     LivecueError,
     LiveKitUnreachable,
@@ -32,8 +34,10 @@ from livecue import (
     SignatureError,
     Unauthorized,
     UsageError,
+    WaitTimeout,
     _errors,
 )
+from livecue.gateway.schemas import CueStatus
 
 # The tree as the module docstring draws it: class -> its one parent.
 PARENT: dict[type[LivecueError], type[Exception]] = {
@@ -51,6 +55,7 @@ PARENT: dict[type[LivecueError], type[Exception]] = {
     Unauthorized: DeliveryError,
     LiveKitUnreachable: DeliveryError,
     DeliveryTimeout: DeliveryError,
+    WaitTimeout: DeliveryTimeout,
     CueRefused: DeliveryError,
     RequestError: LivecueError,
     InvalidRequest: RequestError,
@@ -61,7 +66,36 @@ PARENT: dict[type[LivecueError], type[Exception]] = {
     PayloadTooLarge: RequestError,
     RateLimited: RequestError,
     ServiceUnavailable: RequestError,
+    GatewayUnreachable: ServiceUnavailable,
+    GatewayError: RequestError,
 }
+
+
+def _held(cue_id: str = "c-1") -> CueStatus:
+    """A cue's status as the gateway answers it, for a cue that waits for an agent."""
+    now = "2026-12-02T10:00:00Z"
+    return CueStatus.model_validate(
+        {
+            "id": cue_id,
+            "room": "lobby",
+            "transport": "rpc",
+            "status": "held",
+            "final": False,
+            "outcome": None,
+            "reason": "no agent in the room yet",
+            "agent": None,
+            "receipt": None,
+            "attempts": 1,
+            "created_at": now,
+            "updated_at": now,
+            "delivered_at": None,
+            "expires_at": now,
+            "source": "api",
+            "cue": {},
+            "history": [],
+        }
+    )
+
 
 EXAMPLES: list[LivecueError] = [
     LivecueError("x"),
@@ -78,6 +112,7 @@ EXAMPLES: list[LivecueError] = [
     Unauthorized(),
     LiveKitUnreachable("connection refused", room="r"),
     DeliveryTimeout("no answer in 5 s", room="r"),
+    WaitTimeout("c-1", 2.5, _held()),
     CueRefused("unknown kind", room="r"),
     RequestError("x"),
     InvalidRequest("ttl_s: must be positive"),
@@ -88,6 +123,8 @@ EXAMPLES: list[LivecueError] = [
     PayloadTooLarge("request body over 65536 bytes"),
     RateLimited("too many requests for this API key", 1.5),
     ServiceUnavailable("the database does not answer"),
+    GatewayUnreachable("cannot reach the gateway at http://127.0.0.1:1"),
+    GatewayError("the gateway answered 502 Bad Gateway", status=502),
 ]
 
 
@@ -123,7 +160,9 @@ def test_every_error_is_exported() -> None:
 
 @pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
 def test_retryable_only_when_trying_again_can_help(error: LivecueError) -> None:
-    expected = isinstance(error, (LiveKitUnreachable, DeliveryTimeout, ServiceUnavailable))
+    expected = isinstance(
+        error, (LiveKitUnreachable, DeliveryTimeout, ServiceUnavailable, GatewayError)
+    )
     assert error.retryable is expected
     assert type(error).retryable is expected
 
@@ -177,3 +216,21 @@ def test_cue_refused_keeps_the_agents_reason() -> None:
     assert error.reason == "unknown kind 'x'"
     assert "unknown kind 'x'" in str(error)
     assert error.room == "r"
+
+
+def test_request_errors_keep_the_answer_s_status_and_code() -> None:
+    error = NotFound("no cue with id 'x'", status=404, code="not_found")
+    assert (error.message, error.status, error.code) == ("no cue with id 'x'", 404, "not_found")
+    assert str(error) == "no cue with id 'x'"
+    assert (Conflict("x").status, Conflict("x").code) == (None, None)
+    limited = RateLimited("slow down", 2.0, status=429, code="rate_limited")
+    assert (limited.retry_after_s, limited.status, limited.code) == (2.0, 429, "rate_limited")
+
+
+def test_wait_timeout_names_the_cue_and_its_last_state() -> None:
+    error = WaitTimeout("c-1", 2.5, _held())
+    assert str(error) == (
+        "cue 'c-1' is not final after 2.5 s; its last state is held: no agent in the room yet"
+    )
+    assert (error.cue_id, error.timeout_s, error.room) == ("c-1", 2.5, "lobby")
+    assert error.last.status == "held"

@@ -60,3 +60,12 @@ def test_star_import_gives_exactly_all() -> None:
 
 def test_version_matches_the_installed_distribution() -> None:
     assert livecue.__version__ == importlib.metadata.version("livecue")
+
+
+def test_the_gateway_clients_are_handed_on_with_the_rest() -> None:
+    from livecue._client import AsyncClient, Client
+
+    assert livecue.Client is Client and livecue.AsyncClient is AsyncClient
+    assert {"Client", "AsyncClient", "GatewayError", "GatewayUnreachable", "WaitTimeout"} <= set(
+        livecue.__all__
+    )

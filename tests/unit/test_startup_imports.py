@@ -20,7 +20,7 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
 """
 REPORT = "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
 
-HEAVY = ("aiohttp", "livekit", "fastapi", "starlette", "pydantic", "asyncio")
+HEAVY = ("aiohttp", "httpx", "livekit", "fastapi", "starlette", "pydantic", "asyncio")
 
 
 @pytest.mark.parametrize("program", [IMPORT, HELP], ids=["import livecue", "livecue --help"])
