@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from .. import __version__
 from .._livekit import Credentials
 from . import errors
-from .console import create_console
 from .config import GatewayConfig, Settings, load_config
+from .console import create_console
 from .middleware import BodyLimit, JsonApi, Unexpected
 from .routes import cues, hooks, keys, livekit_webhook, ops, rooms, schedules
 from .runtime import Gateway

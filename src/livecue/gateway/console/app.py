@@ -22,7 +22,7 @@ from ..._errors import CueDecodeError, CueTooLarge, DeliveryError, LivecueError,
 from .. import errors
 from ..runtime import Gateway
 from . import actions, auth, live, pages
-from .render import HERE, HEADERS, PAGE_HEADERS, Pages
+from .render import HEADERS, HERE, PAGE_HEADERS, Pages
 from .session import Sessions, console_secret
 
 logger = logging.getLogger("livecue.gateway")

@@ -82,7 +82,5 @@ class Pages:
         context["csrf"] = operator.csrf if operator is not None else ""
         context.setdefault("live", None)
         context.setdefault("signed_out", False)
-        html = self.env.get_template(template).render(
-            request=request, base=ROOT, **context
-        )
+        html = self.env.get_template(template).render(request=request, base=ROOT, **context)
         return HTMLResponse(html, status_code=status)
