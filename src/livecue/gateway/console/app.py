@@ -41,10 +41,16 @@ def create_console(gateway: Gateway) -> FastAPI:
     return console
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    pages_: Pages = request.app.state.pages
-    return pages_.render(
-        request, "error.html", status=status, title=HTTPStatus(status).phrase, message=message
+async def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page, with the console's navigation when the visitor is signed in."""
+    operator = await auth.operator_of(request, request.app.state.gateway)
+    return auth.pages_of(request).render(
+        request,
+        "error.html",
+        status=status,
+        operator=operator,
+        title=HTTPStatus(status).phrase,
+        message=message,
     )
 
 
@@ -59,7 +65,7 @@ def _install_errors(console: FastAPI) -> None:
             "This form's security token is missing or is not this session's, so nothing was "
             "changed. Go back, reload the page and try again."
         )
-        return error_page(request, 403, message)
+        return await error_page(request, 403, message)
 
     @console.exception_handler(RequestError)
     @console.exception_handler(CueTooLarge)
@@ -67,18 +73,18 @@ def _install_errors(console: FastAPI) -> None:
     @console.exception_handler(DeliveryError)
     async def livecue_error(request: Request, exc: LivecueError) -> Response:
         status, _ = errors.status_of(exc)
-        return error_page(request, status, errors.message_of(exc))
+        return await error_page(request, status, errors.message_of(exc))
 
     @console.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_page(request, 422, f"{where}: {first.get('msg')}")
+        return await error_page(request, 422, f"{where}: {first.get('msg')}")
 
     @console.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
-        return error_page(request, exc.status_code, message)
+        return await error_page(request, exc.status_code, message)
 
 
 class Headers:
