@@ -15,7 +15,7 @@ import urllib.parse
 import httpx
 import pytest
 from consolekit import Console, shoot, signed_in
-from gwkit import Stack, room_name
+from gwkit import Stack, room_name, wait_cue
 
 pytestmark = [pytest.mark.console, pytest.mark.asyncio(loop_scope="module")]
 
@@ -184,6 +184,18 @@ async def test_a_form_without_its_csrf_token_is_refused(stack: Stack, console: C
         listed = (await api.get("/v1/cues", params={"room": room})).json()["cues"]
         assert listed == []
         assert (await api.get("/v1/keys")).status_code == 200  # the admin key still works
+
+        # a script sends the token in a header instead of a form field
+        r = await api.post(f"/v1/rooms/{room}/cues", json={"text": "Held, then cancelled"})
+        cue_id = r.json()["id"]
+        await wait_cue(api, cue_id, {"held"})  # no agent: held, which can be cancelled
+        async with client(stack) as c:
+            token = await signed_in(c, stack.admin_key)
+            r = await c.post(f"/console/cues/{cue_id}/cancel", headers={"X-CSRF-Token": "0"})
+            assert r.status_code == 403
+            r = await c.post(f"/console/cues/{cue_id}/cancel", headers={"X-CSRF-Token": token})
+            assert (r.status_code, r.headers["location"]) == (303, f"/console/cues/{cue_id}")
+        assert (await api.get(f"/v1/cues/{cue_id}")).json()["status"] == "cancelled"
 
 
 async def test_pages_carry_security_headers_and_no_inline_script(stack: Stack) -> None:

@@ -125,6 +125,7 @@ async def test_a_held_cue_is_cancelled_then_resent_from_its_page(
     resent = await api_status(stack, resent_id)
     assert resent["resent_from"] == cue_id
     assert resent["cue"]["text"] == "Your table is ready"  # type: ignore[index]
+    await expect(page.locator("#cue-state")).to_have_text("held", timeout=LIVE_S)
     await page.get_by_role("button", name="Cancel this cue").click()
     await expect(page.locator("#cue-state")).to_have_text("cancelled")
 
@@ -190,6 +191,7 @@ async def test_cue_text_with_markup_shows_as_text_also_when_it_arrives_live(
     await expect(row.locator(".text")).to_have_text(XSS, timeout=LIVE_S)
     assert await row.locator("img, script").count() == 0
     await page.goto(f"/console/cues/{cue_id}")
+    await expect(page.locator("#cue-state")).to_have_text("held", timeout=LIVE_S)
     assert await page.locator("#cue-text").inner_text() == XSS
     assert await page.locator("main img, main script").count() == 0
     await page.get_by_text("The cue as stored").click()
@@ -289,6 +291,7 @@ async def test_a_phone_screen_shows_every_main_page_without_sideways_scrolling(
             )
             cue_id = r.json()["id"]
         await page.goto(f"/console/cues/{cue_id}")
+        await expect(page.locator("#cue-state")).to_have_text("held", timeout=LIVE_S)
         assert await sideways(page) is None
         await shoot(page, "phone-cue")
         await page.get_by_role("button", name="Cancel this cue").click()
@@ -328,6 +331,7 @@ async def test_the_keyboard_reaches_the_send_form_and_submits_it(
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/console/cues/*")
     await expect(page.locator("#cue-text")).to_have_text("Typed without a mouse")
+    await expect(page.locator("#cue-state")).to_have_text("held", timeout=LIVE_S)
     await tab_to("#cancel")
     await page.keyboard.press("Enter")
     await expect(page.locator("#cue-state")).to_have_text("cancelled")
@@ -345,14 +349,12 @@ async def test_stopping_the_gateway_ends_the_open_live_streams(stack: Stack) -> 
                 assert stream.headers["content-type"].startswith("text/event-stream")
                 lines = stream.aiter_lines()
                 assert await anext(lines) == "retry: 2000"
-                started = time.monotonic()
                 gateway.stop()  # SIGTERM, and wait
                 rest = [line async for line in lines]
         assert all(not line.startswith("event:") for line in rest)
         log = gateway.log_tail(200)
+        # otherwise uvicorn waits out its grace for the stream, cancels it and says so
         assert "graceful shutdown exceeded" not in log, log
         assert "gateway stopped" in log
-        # uvicorn would have waited out its grace (shutdown_grace_s + 5 s) for the stream
-        assert time.monotonic() - started < 10, "the stream held up the stop"
     finally:
         gateway.close()

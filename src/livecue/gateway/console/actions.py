@@ -4,6 +4,7 @@ with a redirect to the page that shows the result (or, for a new key, the key, o
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
@@ -138,4 +139,4 @@ async def revoke_key(
     if not any(k.id == key_id for k in await gateway.store.list_keys()):
         raise NotFound(f"no API key with id {key_id!r}")
     await gateway.revoke_key(key_id)
-    return _see(f"/keys?revoked={key_id}")
+    return _see("/keys?" + urllib.parse.urlencode({"revoked": key_id}))

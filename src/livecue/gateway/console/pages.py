@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from collections import Counter
 from typing import Annotated, Any
 
@@ -85,8 +86,13 @@ async def cues(request: Request, gateway: GatewayDep, operator: OperatorDep) -> 
         outcomes=OUTCOMES,
         sources=SOURCES,
         hooks=list(gateway.hooks.configured()),
-        live=f"events?after={gateway.clock()!r}",
+        live=_events(gateway),
     )
+
+
+def _events(gateway: Gateway, **only: str) -> str:
+    """The URL of the live stream for a page rendered now (changes from this moment on)."""
+    return "events?" + urllib.parse.urlencode({"after": repr(gateway.clock()), **only})
 
 
 async def _cue(gateway: Gateway, cue_id: str) -> CueRecord:
@@ -114,7 +120,7 @@ async def cue(
         cue=status,
         payload=json.dumps(status.cue, indent=2, ensure_ascii=False),
         cancellable=record.state in CANCELLABLE,
-        live=f"events?after={gateway.clock()!r}&cue={cue_id}",
+        live=_events(gateway, cue=cue_id),
     )
 
 
