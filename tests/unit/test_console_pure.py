@@ -239,3 +239,17 @@ def test_bad_filters_are_named_and_ignored() -> None:
     assert query.where.state is None and query.where.source is None
     assert query.where.created_after is None and query.where.before is None
     assert query.values == {}
+
+
+def test_times_read_in_utc_or_in_a_schedules_zone() -> None:
+    from datetime import datetime, timezone
+
+    from livecue.gateway.console.render import clip, when
+
+    assert when(None) == "—"
+    assert when(0) == "1970-01-01 00:00:00 UTC"
+    assert when(0.1239, ms=True) == "1970-01-01 00:00:00.123 UTC"
+    summer = datetime(2026, 7, 1, 7, 0, tzinfo=timezone.utc)
+    assert when(summer, "Europe/Berlin") == "2026-07-01 09:00:00 CEST"
+    assert clip("a" * 100, 10) == "a" * 9 + "…"
+    assert clip(None) == ""

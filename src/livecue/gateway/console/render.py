@@ -34,14 +34,18 @@ PAGE_HEADERS = {
 }
 
 
-def when(moment: float | datetime | None, zone: str = "UTC") -> str:
-    """A time as operators read it: ``2026-12-02 04:31:16 UTC`` (or in ``zone``)."""
+def when(moment: float | datetime | None, zone: str = "UTC", *, ms: bool = False) -> str:
+    """A time as operators read it: ``2026-12-02 04:31:16 UTC`` (or in ``zone``; with
+    ``ms``, to the millisecond: a cue's steps are often less than a second apart)."""
     if moment is None:
         return "—"
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, timezone.utc)
     local = moment.astimezone(ZoneInfo(zone))
-    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or zone)
+    seconds = local.strftime("%Y-%m-%d %H:%M:%S")
+    if ms:
+        seconds += f".{local.microsecond // 1000:03d}"
+    return f"{seconds} {local.tzname() or zone}"
 
 
 def iso(moment: float | datetime) -> str:
