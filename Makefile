@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) $(SERVER) postgres
 	./scripts/install-espeak.sh
+	./scripts/install-chromium.sh
 
 postgres:
 	./scripts/install-postgres.sh

@@ -11,6 +11,7 @@ from .. import __version__
 from .._livekit import Credentials
 from . import errors
 from .config import GatewayConfig, Settings, load_config
+from .console import create_console
 from .middleware import BodyLimit, JsonApi, Unexpected
 from .routes import cues, hooks, keys, livekit_webhook, ops, rooms, schedules
 from .runtime import Gateway
@@ -45,6 +46,7 @@ def create_app(
         ops.router,
     ):
         app.include_router(router)
+    app.mount("/console", create_console(gateway))
     # the last added is the outermost: size first, then the API's edge, then the safety net
     app.add_middleware(Unexpected)
     app.add_middleware(JsonApi, prefixes=("/v1/",))

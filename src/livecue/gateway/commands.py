@@ -7,6 +7,7 @@ when one of these commands runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -18,9 +19,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._scopes import SCOPES
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from ..store import KeyRecord, Store
 
 T = TypeVar("T")
+
+STARTUP_FAILURE = 3
+"""The exit status of a gateway that could not start (uvicorn's own)."""
 
 _DB_HELP = (
     "the database: a SQLite file path (or sqlite:///path), or a postgresql:// URL to run "
@@ -141,7 +147,15 @@ def _serve(args: argparse.Namespace) -> int:
     if isinstance(store, SQLiteStore):
         ensure_free(store.path)  # one gateway per SQLite file: refuse now, in one line
     app = create_app(settings, credentials=Credentials.from_env())
-    uvicorn.run(
+    gateway = app.state.gateway
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # before uvicorn waits for open responses: the console's live streams end now
+            gateway.draining = True
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -149,7 +163,10 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
-    return 0
+    server = Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def _with_store(

@@ -51,12 +51,21 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def answer(error: LivecueError) -> JSONResponse:
-    """The HTTP answer for one of livecue's errors."""
-    status, code = next(
+def status_of(error: LivecueError) -> tuple[int, str]:
+    """The HTTP status and error code for one of livecue's errors."""
+    return next(
         (STATUS[cls] for cls in type(error).__mro__ if cls in STATUS), (500, "internal_error")
     )
-    message = error.reason if isinstance(error, CueDecodeError) else str(error)
+
+
+def message_of(error: LivecueError) -> str:
+    return error.reason if isinstance(error, CueDecodeError) else str(error)
+
+
+def answer(error: LivecueError) -> JSONResponse:
+    """The HTTP answer for one of livecue's errors."""
+    status, code = status_of(error)
+    message = message_of(error)
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, int(error.retry_after_s + 0.999)))

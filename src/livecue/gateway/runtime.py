@@ -146,6 +146,9 @@ class Gateway:
             default_ttl_s=settings.default_ttl_s,
             clock=clock,
         )
+        self.draining = False
+        """Set when the server is asked to stop: open console streams end, so the server's
+        drain is not held up by pages left open in a browser."""
         self._ready_cache: tuple[float, dict[str, str]] | None = None
         self._keys: dict[str, tuple[float, KeyRecord | None]] = {}
 
