@@ -37,6 +37,10 @@ class Receiver:
     """How long to wait before answering (a slow receiver)."""
     redirect_to: str | None = None
     """Answer 302 to this location (for 3xx statuses)."""
+    body_size: int = 0
+    """Answer with a body this many bytes long, streamed (a receiver that talks too much)."""
+    streamed: int = 0
+    """How many bytes of such bodies the gateway let it write."""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str = "/cb/") -> str:
@@ -45,7 +49,7 @@ class Receiver:
     def to(self, path_prefix: str) -> list[Received]:
         return [r for r in self.received if r.path.startswith(path_prefix)]
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.received.append(Received(request.path_qs, dict(request.headers), body, time.time()))
         self.arrived.set()
@@ -53,7 +57,22 @@ class Receiver:
             await asyncio.sleep(self.delay_s)
         status = self.answers.pop(0) if self.answers else self.default
         headers = {"Location": self.redirect_to} if self.redirect_to and 300 <= status < 400 else {}
+        if self.body_size:
+            return await self._stream(request, status)
         return web.Response(status=status, headers=headers)
+
+    async def _stream(self, request: web.Request, status: int) -> web.StreamResponse:
+        response = web.StreamResponse(status=status)
+        response.content_length = self.body_size
+        await response.prepare(request)
+        chunk = b"x" * 65536
+        try:
+            while self.streamed < self.body_size:
+                await response.write(chunk)
+                self.streamed += len(chunk)
+        except (ConnectionError, RuntimeError):
+            pass  # the gateway hung up, as it should
+        return response
 
 
 @asynccontextmanager

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ._cue import ID_PATTERN, MAX_ID
 from ._errors import (
     AuthenticationFailed,
     ConfigError,
@@ -101,6 +103,10 @@ def room_cues_path(room: str) -> str:
 def cue_path(cue_id: str, action: str = "") -> str:
     if not cue_id:
         raise UsageError("a cue id cannot be empty")
+    if len(cue_id) > MAX_ID or not re.fullmatch(ID_PATTERN, cue_id):
+        raise UsageError(
+            f"not a cue id: {cue_id!r} (up to {MAX_ID} letters A-Z a-z, digits and . _ : -)"
+        )
     return f"/v1/cues/{segment(cue_id)}" + (f"/{action}" if action else "")
 
 

@@ -25,7 +25,7 @@
         ├── AuthenticationFailed    401: no, bad or revoked API key; a webhook that fails
         ├── PermissionDenied        403: the API key lacks the scope
         ├── PayloadTooLarge         413: the request body is over the limit
-        ├── RateLimited             429: too many requests; ``retry_after_s`` says when
+        ├── RateLimited             429, retryable: too many requests; ``retry_after_s`` says when
         ├── ServiceUnavailable      503, retryable: the database or LiveKit is down
         │   └── GatewayUnreachable  retryable: no connection to the gateway, no answer in time
         └── GatewayError            other 5xx, retryable; or an answer that is not the API's
@@ -201,6 +201,8 @@ class PayloadTooLarge(RequestError):
 
 class RateLimited(RequestError):
     """Too many requests (per API key, or per room); try again after ``retry_after_s``."""
+
+    retryable = True
 
     def __init__(
         self,

@@ -155,6 +155,20 @@ async def test_a_redirect_is_not_followed_and_a_silent_receiver_times_out(
     assert failed["history"][0]["error"] == "no answer within 1 s"
 
 
+async def test_a_receiver_answering_with_a_huge_body_is_not_read(
+    client: httpx.AsyncClient, rec: Receiver
+) -> None:
+    rec.default, rec.body_size = 200, 1 << 30  # a gigabyte: take the status and hang up
+    cue_id = await post_cue(
+        client, room_name("cb"), text="x", ttl_s=0.5, callback_url=rec.url("/cb/huge")
+    )
+    callback = await callback_of(client, cue_id, "delivered")
+
+    assert [a["status"] for a in callback["history"]] == [200]
+    await asyncio.sleep(0.5)  # time enough to read far more than the bound below
+    assert 0 < rec.streamed < 64 << 20, f"the gateway read {rec.streamed >> 20} MiB of the body"
+
+
 async def test_cancelled_and_key_default_callbacks(
     stack: Stack, client: httpx.AsyncClient, rec: Receiver
 ) -> None:

@@ -7,6 +7,7 @@ reach one.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -25,7 +26,6 @@ from gwkit import (
     post_cue,
     room_name,
     running_stack,
-    until,
     wait_cue,
 )
 
@@ -107,6 +107,10 @@ async def test_listing_pages_through_every_cue_newest_first_with_filters(
     assert (await admin.get("/v1/cues", params=by_state)).json()["cues"] == []
 
 
+def _forged_cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     ("params", "problem"),
     [
@@ -116,10 +120,17 @@ async def test_listing_pages_through_every_cue_newest_first_with_filters(
         ({"limit": 0}, "limit"),
         ({"created_after": "2026-12-02T10:00:00"}, "offset"),
         ({"created_after": "yesterday"}, "created_after"),
+        ({"outcome": "bogus"}, "outcome"),
+        ({"room": ""}, "room"),
+        ([("state", "held"), ("state", "queued")], "state: give each filter once"),
+        # forged cursors: a number too large for a float, a lone surrogate, not finite
+        ({"cursor": _forged_cursor("[" + "9" * 400 + ', "x"]')}, "cursor"),
+        ({"cursor": _forged_cursor('[1.5, "\\udcff"]')}, "cursor"),
+        ({"cursor": _forged_cursor('[NaN, "x"]')}, "cursor"),
     ],
 )
 async def test_bad_list_filters_are_422s_that_name_the_filter(
-    admin: httpx.AsyncClient, params: dict[str, Any], problem: str
+    admin: httpx.AsyncClient, params: Any, problem: str
 ) -> None:
     r = await admin.get("/v1/cues", params=params)
     assert r.status_code == 422, r.text
@@ -167,6 +178,26 @@ async def test_a_cue_at_an_agent_cannot_be_cancelled_and_the_409_says_why(
     )
     missing = await admin.delete("/v1/cues/no-such-cue")
     assert missing.status_code == 404
+
+
+async def test_a_data_cue_an_agent_fetched_on_joining_cannot_be_cancelled(
+    stack: Stack, admin: httpx.AsyncClient
+) -> None:
+    room = room_name("fetched")
+    cue_id = await post(admin, room, transport="data")
+    await held(admin, cue_id)
+    async with stack.client(stack.key("agent")) as agent:
+        r = await agent.get(f"/v1/rooms/{room}/pending")
+    assert [c["id"] for c in r.json()["cues"]] == [cue_id]
+
+    refused = await admin.delete(f"/v1/cues/{cue_id}")
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == (
+        f"cue {cue_id!r} was fetched by an agent joining room {room!r} and may be acted on "
+        "at any moment; it cannot be cancelled"
+    )
+    assert (await admin.get(f"/v1/cues/{cue_id}")).json()["status"] == "held"
 
 
 async def test_a_resent_cue_is_new_and_names_the_original(admin: httpx.AsyncClient) -> None:
@@ -257,11 +288,13 @@ async def test_every_hook_delivery_is_listed_with_its_verdict(stack: Stack) -> N
 async def test_a_schedule_shows_its_last_tick_and_the_next_five(
     admin: httpx.AsyncClient,
 ) -> None:
-    async def listed() -> list[dict[str, Any]] | None:
-        body: list[dict[str, Any]] = (await admin.get("/v1/schedules")).json()
-        return body if body and body[0]["last_tick"] else None
+    [standup] = (await admin.get("/v1/schedules")).json()
 
-    [standup] = await until(listed, timeout=10, what="the schedule's first (starting) tick")
+    # the last tick it fired, not when the gateway started: none yet, unless this ran at 9:00
+    last = standup["last_tick"]
+    if last is not None:
+        fired = datetime.fromisoformat(last).astimezone(ZoneInfo("Europe/Berlin"))
+        assert (fired.hour, fired.minute, fired.second) == (9, 0, 0), last
     assert (standup["name"], standup["cron"], standup["timezone"]) == (
         "standup",
         "0 9 * * 1-5",

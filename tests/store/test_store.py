@@ -209,6 +209,7 @@ async def test_a_dead_instances_sends_are_taken_over_a_live_ones_are_not(store: 
 async def test_a_tick_fires_once_whoever_asks(opened: Callable[[], Store]) -> None:
     stores = [opened() for _ in range(3)]
     await stores[0].migrate()
+    assert await stores[0].last_fired("daily") is None
     results = await asyncio.gather(
         *(
             s.fire_tick("daily", "2027-10-31T02:30:00", at=NOW + i, cues=[cue(f"t{i}")], now=NOW)
@@ -224,6 +225,7 @@ async def test_a_tick_fires_once_whoever_asks(opened: Callable[[], Store]) -> No
     )
     assert repeat is None
     assert await stores[0].last_tick("daily") is not None
+    assert await stores[2].last_fired("daily") in {NOW, NOW + 1, NOW + 2}
 
 
 async def test_listing_filters_and_pages_newest_first(store: Store) -> None:
@@ -318,6 +320,26 @@ async def test_only_a_cue_no_agent_has_can_be_cancelled_and_that_is_recorded(
     assert (last.state, last.at, last.reason) == ("cancelled", NOW + 1, "cancelled by key k1")
 
 
+async def test_a_data_cue_an_agent_fetched_on_joining_can_no_longer_be_cancelled(
+    store: Store,
+) -> None:
+    items = [(cue(n, transport="data"), None) for n in range(2)]
+    items.append((cue("other-room", transport="data", room="room-2"), None))
+    await store.insert_checked(items, now=NOW)
+    for n in range(2):
+        await store.set_state(f"cue-{n}", "held", from_state="queued", now=NOW, reason="no agent")
+    _, done = await store.cancel("cue-1", now=NOW + 1, by="key k1")
+    assert done
+
+    fetched = await store.pending_for_room("room-1", now=NOW + 2)
+
+    assert [(r.id, r.fetched_at) for r in fetched] == [("cue-0", NOW + 2)]
+    record, cancelled = await store.cancel("cue-0", now=NOW + 3, by="key k1")
+    assert not cancelled and record is not None and record.state == "held"
+    other, cancelled_other = await store.cancel("cue-other-room", now=NOW + 3, by="key k1")
+    assert cancelled_other and other is not None and other.fetched_at is None
+
+
 async def test_a_final_cue_with_a_callback_url_gets_one_callback_retried_until_done(
     store: Store,
 ) -> None:
@@ -364,6 +386,11 @@ async def test_a_callback_an_instance_died_sending_is_taken_over(store: Store) -
     await store.recover(now=NOW + 11)
     [taken] = await store.claim_callbacks(now=NOW + 11, limit=1, owner="b")
     assert taken.id == claimed.id and taken.attempts == 2
+    # the attempt cut off is in the record, as every attempt is
+    [record] = await store.callbacks_of("cue-1")
+    [cut_off] = record.history
+    assert (cut_off.at, cut_off.status) == (NOW, None)
+    assert cut_off.error is not None and cut_off.error.startswith("cut off")
 
 
 async def test_hook_log_keeps_every_verdict_newest_first(store: Store) -> None:

@@ -124,10 +124,14 @@ def test_httpx_sends_the_path_as_built(room: str, base: str) -> None:
 def test_cue_paths() -> None:
     assert cue_path("c_1") == "/v1/cues/c_1"
     assert cue_path("c_1", "resend") == "/v1/cues/c_1/resend"
-    assert cue_path("a/b") == "/v1/cues/a%2Fb"
+    assert cue_path("evt:2026.12-02") == "/v1/cues/evt%3A2026.12-02"
+    assert cue_path("..") == "/v1/cues/%2E%2E"
     assert segment("..") == "%2E%2E"
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="cannot be empty"):
         cue_path("")
+    for not_an_id in ("a/b", "../keys", "x" * 65, "cue 1", "<script>"):
+        with pytest.raises(UsageError, match="not a cue id"):
+            cue_path(not_an_id)
 
 
 # -- query parameters ---------------------------------------------------------------------
@@ -193,7 +197,7 @@ def test_a_429_carries_its_retry_after() -> None:
         429, body("rate_limited", "too many requests for this API key"), retry_after="3", now=NOW
     )
     assert isinstance(error, RateLimited)
-    assert error.retry_after_s == 3.0
+    assert error.retry_after_s == 3.0 and error.retryable
     assert str(error) == "too many requests for this API key"
     assert error.status == 429
 

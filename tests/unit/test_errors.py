@@ -161,7 +161,8 @@ def test_every_error_is_exported() -> None:
 @pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
 def test_retryable_only_when_trying_again_can_help(error: LivecueError) -> None:
     expected = isinstance(
-        error, (LiveKitUnreachable, DeliveryTimeout, ServiceUnavailable, GatewayError)
+        error,
+        (LiveKitUnreachable, DeliveryTimeout, RateLimited, ServiceUnavailable, GatewayError),
     )
     assert error.retryable is expected
     assert type(error).retryable is expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,7 +154,10 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, cue_id = json.loads(raw)
         if isinstance(at, (int, float)) and not isinstance(at, bool) and isinstance(cue_id, str):
-            return float(at), cue_id
-    except (ValueError, TypeError, binascii.Error):
+            when = float(at)  # OverflowError for a 400-digit integer
+            cue_id.encode()  # UnicodeEncodeError for a lone surrogate
+            if math.isfinite(when) and 0 <= len(cue_id) <= 64:
+                return when, cue_id
+    except (ValueError, TypeError, OverflowError, binascii.Error):  # UnicodeError is a ValueError
         pass
     raise InvalidRequest("cursor: not a cursor this API gave (pass next_cursor as it is)")

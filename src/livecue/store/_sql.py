@@ -478,6 +478,8 @@ class SQLStore(abc.ABC):
             ids = [r["id"] for r in tx.all("take_over", {"now": now, "reason": reason})]
             for cue_id in ids:
                 _event(tx, cue_id, now, "retrying", reason)
+            cut_off = "cut off: its gateway instance stopped during the attempt (sent again)"
+            tx.run("record_cut_off_callbacks", {"now": now, "error": cut_off})
             tx.run("take_over_callbacks", {"now": now})
             if ids:
                 tx.notify()
@@ -512,8 +514,8 @@ class SQLStore(abc.ABC):
 
     async def pending_for_room(self, room: str, *, now: float) -> list[CueRecord]:
         params = {"room": room, "now": now}
-        rows = await self._read(lambda tx: tx.all("pending_for_room", params))
-        return [_record(r) for r in rows]
+        rows = await self._write(lambda tx: tx.all("pending_for_room", params))
+        return sorted((_record(r) for r in rows), key=lambda r: (r.created_at, r.id))
 
     async def count_by_state(self) -> dict[str, int]:
         rows = await self._read(lambda tx: tx.all("count_by_state", {}))
@@ -548,6 +550,11 @@ class SQLStore(abc.ABC):
     async def last_tick(self, schedule: str) -> float | None:
         row = await self._read(lambda tx: tx.one("get_last_tick", {"schedule": schedule}))
         return None if row is None else float(row["last_tick"])
+
+    async def last_fired(self, schedule: str) -> float | None:
+        """The instant of ``schedule``'s latest fired tick (None: it never fired)."""
+        row = await self._read(lambda tx: tx.one("last_fired", {"schedule": schedule}))
+        return None if row is None or row["at"] is None else float(row["at"])
 
     async def advance_tick(self, schedule: str, tick: float) -> bool:
         """Record ``tick`` as dealt with; False if it (or a later one) already was."""

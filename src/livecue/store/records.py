@@ -199,6 +199,8 @@ class CueRecord:
     """Where the final outcome is POSTed (signed)."""
     resent_from: str | None = None
     """The cue this one resends."""
+    fetched_at: float | None = None
+    """When an agent last fetched it through its catch-up call (data transport)."""
 
     FIELDS: ClassVar[tuple[str, ...]]
 

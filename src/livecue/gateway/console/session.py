@@ -92,6 +92,10 @@ def safe_next(target: str | None) -> str:
     if "\\" in target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
         return default  # browsers read "\" as "/" and drop tabs and newlines
     parts = urllib.parse.urlsplit(target)
-    if parts.scheme or parts.netloc or ".." in parts.path.split("/"):
+    if parts.scheme or parts.netloc:
         return default
+    # browsers resolve %2e%2e as "..": judge the path as they will read it
+    segments = urllib.parse.unquote(parts.path).split("/")
+    if any(segment in (".", "..") for segment in segments) or "" in segments[1:-1]:
+        return default  # /console/../v1, /console/.//, /console//evil.example
     return target

@@ -11,10 +11,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from ..._cue import utcnow
+from ..._cue import OutcomeStatus, utcnow
 from ..._errors import InvalidRequest, NotFound
 from ...store import CueFilter, CueState, KeyRecord, Source
 from ..deps import GatewayDep, require
@@ -115,13 +115,26 @@ async def broadcast(
     )
 
 
-@router.get("/cues", response_model=CuePage, responses=_ERRORS)
+def _each_filter_once(request: Request) -> None:
+    """A filter given twice (``state=held&state=queued``) is refused rather than read as
+    its last value: the list would not be what was asked for."""
+    repeated = sorted({k for k in request.query_params if len(request.query_params.getlist(k)) > 1})
+    if repeated:
+        raise InvalidRequest(f"{repeated[0]}: give each filter once")
+
+
+@router.get(
+    "/cues",
+    response_model=CuePage,
+    responses=_ERRORS,
+    dependencies=[Depends(_each_filter_once)],
+)
 async def list_cues(
     gateway: GatewayDep,
     _: Annotated[KeyRecord, require("read")],
-    room: Annotated[str | None, Query(max_length=1024)] = None,
+    room: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
     state: CueState | None = None,
-    outcome: Annotated[str | None, Query(max_length=32)] = None,
+    outcome: OutcomeStatus | None = None,
     source: Source | None = None,
     hook: Annotated[str | None, Query(max_length=128, description="made by this hook")] = None,
     created_after: datetime | None = None,

@@ -70,7 +70,7 @@ async def hook_deliveries(
     name: Annotated[str, Path(max_length=128)],
     gateway: GatewayDep,
     key: Annotated[KeyRecord, require("read")],
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     body: Annotated[bool, Query(description="include each body (admin scope)")] = False,
 ) -> HookDeliveryPage:

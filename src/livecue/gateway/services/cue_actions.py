@@ -43,6 +43,11 @@ class CueActions:
                 f"cue {cue_id!r} is already at agent {record.agent_identity!r} "
                 "and cannot be cancelled"
             )
+        if record.fetched_at is not None and not record.final:
+            raise Conflict(
+                f"cue {cue_id!r} was fetched by an agent joining room {record.room!r} "
+                "and may be acted on at any moment; it cannot be cancelled"
+            )
         if record.state == "sending":
             raise Conflict(
                 f"cue {cue_id!r} is being handed to an agent right now and cannot be "

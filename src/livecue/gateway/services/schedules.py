@@ -79,7 +79,8 @@ def upcoming_ticks(cron: str, zone: str, after: datetime, count: int) -> list[da
 
 @dataclass(frozen=True)
 class ScheduleView:
-    """A schedule as an operator sees it: its configuration, last tick and next ticks."""
+    """A schedule as an operator sees it: its configuration, the last tick it fired (None:
+    never) and its next ticks."""
 
     name: str
     config: ScheduleConfig
@@ -121,7 +122,8 @@ class Scheduler:
         now = self._now()
         views = []
         for name, schedule in sorted(self._schedules.items()):
-            last = await self._store.last_tick(name)
+            # not last_tick, which also moves past ticks skipped or not yet due at start
+            last = await self._store.last_fired(name)
             views.append(
                 ScheduleView(
                     name=name,

@@ -144,11 +144,14 @@ SELECT id FROM cues WHERE state = 'sending' AND owner = %(owner)s;
 SELECT MIN(next_attempt_at) AS at FROM cues WHERE state IN ('queued', 'retrying');
 
 -- name: pending_for_room
-SELECT * FROM cues
+-- Not acknowledged by an agent: still waiting or being sent, or sent with no word from the
+-- agent yet (a packet sent as the agent joins arrives before it listens). Agents drop
+-- duplicates by id. Marked as fetched: an agent may act on them now, so none can be cancelled.
+UPDATE cues SET fetched_at = %(now)s
 WHERE room = %(room)s AND transport = 'data' AND expires_at > %(now)s
   AND (state IN ('held', 'queued', 'retrying', 'sending')
        OR (state = 'at_agent' AND outcome IS NULL))
-ORDER BY created_at;
+RETURNING *;
 
 -- name: count_by_state
 SELECT state, COUNT(*) AS n FROM cues GROUP BY state;
@@ -163,6 +166,9 @@ SELECT cue_id FROM hook_deliveries WHERE hook = %(hook)s AND delivery_id = %(del
 INSERT INTO hook_deliveries (hook, delivery_id, cue_id, received_at)
 VALUES (%(hook)s, %(delivery_id)s, %(cue_id)s, %(now)s)
 ON CONFLICT DO NOTHING;
+
+-- name: last_fired
+SELECT MAX(at) AS at FROM schedule_firings WHERE schedule = %(schedule)s;
 
 -- name: get_last_tick
 SELECT last_tick FROM schedule_ticks WHERE schedule = %(schedule)s;
@@ -213,7 +219,7 @@ UPDATE rate_buckets SET tokens = %(tokens)s, updated_at = %(now)s WHERE name = %
 
 -- name: cancel
 UPDATE cues SET state = 'cancelled', reason = %(reason)s, updated_at = %(now)s
-WHERE id = %(id)s AND state IN ('queued', 'held', 'retrying');
+WHERE id = %(id)s AND state IN ('queued', 'held', 'retrying') AND fetched_at IS NULL;
 
 -- name: enqueue_callback
 -- (a cue just became final: its callback, if it names a URL; one per cue)
@@ -249,6 +255,13 @@ SELECT * FROM callbacks WHERE cue_id = %(cue_id)s;
 -- name: callback_attempts_of
 SELECT at, status, duration_ms, error FROM callback_attempts
 WHERE callback_id = %(callback_id)s ORDER BY at;
+
+-- name: record_cut_off_callbacks
+-- (before take_over_callbacks: the attempt under way was cut off; recorded, as every attempt is)
+INSERT INTO callback_attempts (callback_id, at, status, duration_ms, error)
+SELECT id, updated_at, NULL, 0, %(error)s FROM callbacks
+WHERE state = 'sending'
+  AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE expires_at > %(now)s));
 
 -- name: take_over_callbacks
 UPDATE callbacks SET state = 'pending', owner = NULL, updated_at = %(now)s

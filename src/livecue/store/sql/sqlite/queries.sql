@@ -142,12 +142,12 @@ SELECT MIN(next_attempt_at) AS at FROM cues WHERE state IN ('queued', 'retrying'
 -- name: pending_for_room
 -- Not acknowledged by an agent: still waiting or being sent, or sent with no word from the
 -- agent yet (a packet sent as the agent joins arrives before it listens). Agents drop
--- duplicates by id.
-SELECT * FROM cues
+-- duplicates by id. Marked as fetched: an agent may act on them now, so none can be cancelled.
+UPDATE cues SET fetched_at = :now
 WHERE room = :room AND transport = 'data' AND expires_at > :now
   AND (state IN ('held', 'queued', 'retrying', 'sending')
        OR (state = 'at_agent' AND outcome IS NULL))
-ORDER BY created_at;
+RETURNING *;
 
 -- name: count_by_state
 -- Two halves, each with the state list of its partial index (cues_finished, cues_open),
@@ -167,6 +167,9 @@ SELECT cue_id FROM hook_deliveries WHERE hook = :hook AND delivery_id = :deliver
 INSERT INTO hook_deliveries (hook, delivery_id, cue_id, received_at)
 VALUES (:hook, :delivery_id, :cue_id, :now)
 ON CONFLICT DO NOTHING;
+
+-- name: last_fired
+SELECT MAX(at) AS at FROM schedule_firings WHERE schedule = :schedule;
 
 -- name: get_last_tick
 SELECT last_tick FROM schedule_ticks WHERE schedule = :schedule;
@@ -209,7 +212,7 @@ UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 
 -- name: cancel
 UPDATE cues SET state = 'cancelled', reason = :reason, updated_at = :now
-WHERE id = :id AND state IN ('queued', 'held', 'retrying');
+WHERE id = :id AND state IN ('queued', 'held', 'retrying') AND fetched_at IS NULL;
 
 -- name: enqueue_callback
 -- (a cue just became final: its callback, if it names a URL; one per cue)
@@ -245,6 +248,13 @@ SELECT * FROM callbacks WHERE cue_id = :cue_id;
 -- name: callback_attempts_of
 SELECT at, status, duration_ms, error FROM callback_attempts
 WHERE callback_id = :callback_id ORDER BY at;
+
+-- name: record_cut_off_callbacks
+-- (before take_over_callbacks: the attempt under way was cut off; recorded, as every attempt is)
+INSERT INTO callback_attempts (callback_id, at, status, duration_ms, error)
+SELECT id, updated_at, NULL, 0, :error FROM callbacks
+WHERE state = 'sending'
+  AND (owner IS NULL OR owner NOT IN (SELECT id FROM instances WHERE expires_at > :now));
 
 -- name: take_over_callbacks
 UPDATE callbacks SET state = 'pending', owner = NULL, updated_at = :now
