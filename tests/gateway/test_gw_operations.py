@@ -122,6 +122,9 @@ def _forged_cursor(raw: str) -> str:
         ({"created_after": "yesterday"}, "created_after"),
         ({"outcome": "bogus"}, "outcome"),
         ({"room": ""}, "room"),
+        ({"room": "lobby\x00"}, "room: must not contain control characters"),
+        ({"hook": "pay\x00"}, "hook"),
+        ({"outcome": "\x00"}, "outcome"),
         ([("state", "held"), ("state", "queued")], "state: give each filter once"),
         # forged cursors: a number too large for a float, a lone surrogate, not finite
         ({"cursor": _forged_cursor("[" + "9" * 400 + ', "x"]')}, "cursor"),

@@ -415,3 +415,27 @@ async def test_changes_and_counts_for_the_console(store: Store) -> None:
     counts = {(s, o): n for s, o, n in await store.outcome_counts(since=NOW - 1)}
     assert counts == {("delivered", "applied"): 1, ("queued", None): 2}
     assert await store.delivery_times(since=NOW - 1) == [(NOW, NOW + 2)]
+
+
+async def test_postgres_refuses_a_nul_by_name_rather_than_failing(
+    postgres: PostgresServer,
+) -> None:
+    from livecue._errors import InvalidRequest
+
+    store = open_store(postgres.database())
+    try:
+        await store.migrate()
+        with pytest.raises(InvalidRequest, match="id: must not contain NUL characters"):
+            await store.get_cue("cue\x00")
+        with pytest.raises(InvalidRequest, match="hook: must not contain NUL characters"):
+            await store.hook_log("pay\x00")
+        # one bad write in a group commit fails alone
+        results = await asyncio.gather(
+            store.insert_cue(cue("bad", room="room\x00"), now=NOW),
+            store.insert_cue(cue("good"), now=NOW),
+            return_exceptions=True,
+        )
+        assert isinstance(results[0], InvalidRequest) and "room" in str(results[0])
+        assert await store.get_cue("cue-good") is not None
+    finally:
+        await store.aclose()

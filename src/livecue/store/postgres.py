@@ -27,7 +27,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .._errors import ConfigError, ServiceUnavailable
+from .._errors import ConfigError, InvalidRequest, ServiceUnavailable
 from .._token_bucket import refill
 from . import _queries
 from ._sql import Params, Row, SQLStore, Tx
@@ -44,6 +44,17 @@ T = TypeVar("T")
 Connection = psycopg.Connection[dict[str, Any]]
 
 
+def _storable(params: Params) -> Params:
+    """``params``, or an InvalidRequest naming the one PostgreSQL's text cannot hold: NUL is
+    the one character it refuses (psycopg would raise a DataError, a 500 to the caller).
+    Text that reaches the store from outside is checked at the edge; this is the backstop
+    for what is only looked up (an id or name in a path or a filter)."""
+    for name, value in params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidRequest(f"{name}: must not contain NUL characters")
+    return params
+
+
 class _Tx:
     """Named queries on a connection, on a worker thread."""
 
@@ -52,14 +63,14 @@ class _Tx:
         self.notified = False
 
     def one(self, query: str, params: Params) -> Row | None:
-        return self._conn.execute(_Q[query], params, prepare=True).fetchone()
+        return self._conn.execute(_Q[query], _storable(params), prepare=True).fetchone()
 
     def all(self, query: str, params: Params) -> Sequence[Row]:
-        cursor = self._conn.execute(_Q[query], params, prepare=True)
+        cursor = self._conn.execute(_Q[query], _storable(params), prepare=True)
         return [] if cursor.description is None else cursor.fetchall()
 
     def run(self, query: str, params: Params) -> int:
-        return self._conn.execute(_Q[query], params, prepare=True).rowcount
+        return self._conn.execute(_Q[query], _storable(params), prepare=True).rowcount
 
     def run_many(self, query: str, params: Sequence[Params]) -> None:
         if params:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from ..._cue import OutcomeStatus, utcnow
+from ..._cue import OutcomeStatus, check_room, utcnow
 from ..._errors import InvalidRequest, NotFound
 from ...store import CueFilter, CueState, KeyRecord, Source
 from ..deps import GatewayDep, require
@@ -136,13 +136,18 @@ async def list_cues(
     state: CueState | None = None,
     outcome: OutcomeStatus | None = None,
     source: Source | None = None,
-    hook: Annotated[str | None, Query(max_length=128, description="made by this hook")] = None,
+    hook: Annotated[
+        str | None,
+        Query(max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$", description="made by this hook"),
+    ] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CuePage:
     """Cues, newest first, narrowed by any of the filters; ``next_cursor`` pages on."""
+    if room is not None:
+        check_room(room)  # no database can hold every string (NUL, a lone surrogate)
     where = CueFilter(
         room=room,
         state=state,
