@@ -230,21 +230,27 @@ def _keys_create(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     scopes = sorted(set(args.scope))
-    callback_url = args.callback_url
-    if callback_url is not None:
-        AllowList.parse(settings.callback_allow).check(callback_url, "--callback-url")
+    allow = AllowList.parse(settings.callback_allow)
+    if args.callback_url is not None:
+        allow.check(args.callback_url, "--callback-url")  # before a database is made
 
-    async def store_key(store: Store) -> keys.IssuedKey:
+    async def store_key(store: Store) -> tuple[KeyRecord, str]:
         return await keys.create(
-            store, scopes, name=args.name, now=time.time(), callback_url=callback_url
+            store,
+            scopes,
+            name=args.name,
+            now=time.time(),
+            allow=allow,
+            callback_url=args.callback_url,
+            field="--callback-url",
         )
 
-    issued = _with_store(args, store_key)
+    record, token = _with_store(args, store_key)
     print(
-        json.dumps({"key_id": issued.key_id, "scopes": scopes, "db": describe(settings.db)}),
+        json.dumps({"key_id": record.id, "scopes": scopes, "db": describe(settings.db)}),
         file=sys.stderr,
     )
-    print(issued.token)
+    print(token)
     return 0
 
 

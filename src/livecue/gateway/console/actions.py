@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from ..._cue import utcnow
-from ..._errors import LivecueError, NotFound
+from ..._errors import InvalidRequest, LivecueError, NotFound
 from ..deps import GatewayDep
 from ..schemas import CueIn, KeyIn
 from ..services import keys
@@ -106,27 +106,25 @@ async def create_key(
         body = KeyIn.model_validate(
             {"name": name or None, "scopes": scopes or [], "callback_url": callback_url or None}
         )
-        if body.callback_url is not None:
-            gateway.callback_allow.check(body.callback_url)
+        record, token = await keys.create(
+            gateway.store,
+            body.scopes,
+            name=body.name,
+            now=gateway.clock(),
+            allow=gateway.callback_allow,
+            callback_url=body.callback_url,
+        )
     except ValidationError as exc:
         return await keys_view(request, gateway, operator, form=form, error=_first_error(exc))
-    except LivecueError as exc:
+    except InvalidRequest as exc:  # a callback URL off the allow-list
         return await keys_view(request, gateway, operator, form=form, error=str(exc))
-    issued = await keys.create(
-        gateway.store,
-        body.scopes,
-        name=body.name,
-        now=gateway.clock(),
-        callback_url=body.callback_url,
-    )
-    record = await gateway.store.get_key(issued.key_id)
     return pages_of(request).render(
         request,
         "key_created.html",
         status=201,
         operator=operator,
         key=record,
-        token=issued.token,
+        token=token,
     )
 
 

@@ -29,18 +29,15 @@ async def create_key(
     body: KeyIn, gateway: GatewayDep, _: Annotated[KeyRecord, require("admin")]
 ) -> KeyCreated:
     """A new key with ``scopes``; the answer holds the whole key, this once."""
-    if body.callback_url is not None:
-        gateway.callback_allow.check(body.callback_url)
-    issued = await keys.create(
+    record, token = await keys.create(
         gateway.store,
         body.scopes,
         name=body.name,
         now=gateway.clock(),
+        allow=gateway.callback_allow,
         callback_url=body.callback_url,
     )
-    record = await gateway.store.get_key(issued.key_id)
-    assert record is not None
-    return KeyCreated(**key_out(record).model_dump(), key=issued.token)
+    return KeyCreated(**key_out(record).model_dump(), key=token)
 
 
 @router.delete(

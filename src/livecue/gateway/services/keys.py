@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ...store import Store
+from ...store import KeyRecord, Store
+from .callbacks import AllowList
 
 PREFIX = "lck"
 
@@ -54,9 +55,14 @@ async def create(
     *,
     name: str | None,
     now: float,
+    allow: AllowList,
     callback_url: str | None = None,
-) -> IssuedKey:
-    """Issue a key and store its hash; the caller shows ``token`` once."""
+    field: str = "callback_url",
+) -> tuple[KeyRecord, str]:
+    """Issue a key and store its hash; returns its record and the token, which the caller
+    shows once. A callback URL must be on the allow-list (InvalidRequest naming ``field``)."""
+    if callback_url is not None:
+        allow.check(callback_url, field)
     issued = issue()
     await store.add_key(
         issued.key_id,
@@ -66,4 +72,6 @@ async def create(
         now=now,
         callback_url=callback_url,
     )
-    return issued
+    record = await store.get_key(issued.key_id)
+    assert record is not None  # written just now
+    return record, issued.token
