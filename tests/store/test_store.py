@@ -206,6 +206,25 @@ async def test_a_dead_instances_sends_are_taken_over_a_live_ones_are_not(store: 
     assert await store.set_state("cue-2", "held", from_state="sending", now=NOW, owner="alive")
 
 
+async def test_a_hook_delivery_racing_in_on_every_instance_makes_one_cue(
+    opened: Callable[[], Store],
+) -> None:
+    stores = [opened() for _ in range(3)]
+    await stores[0].migrate()
+    for round_ in range(10):
+        delivery = ("pay", f"evt_{round_}")
+        results = await asyncio.gather(
+            *(
+                s.insert_checked([(cue(f"{round_}-{i}"), delivery)], now=NOW)
+                for i, s in enumerate(stores)
+            )
+        )
+        made = [record.id for [(record, created)] in results if created]
+        assert len(made) == 1, f"round {round_}: {made}"
+        assert {record.id for [(record, _)] in results} == set(made)  # all name the one
+    assert len(await stores[0].list_cues(CueFilter(room="room-1"), limit=100)) == 10
+
+
 async def test_a_tick_fires_once_whoever_asks(opened: Callable[[], Store]) -> None:
     stores = [opened() for _ in range(3)]
     await stores[0].migrate()

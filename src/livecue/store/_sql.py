@@ -741,19 +741,24 @@ def _insert_one(
         row = tx.one("get_cue_by_idempotency_key", by_key)
         if row is not None:
             return _record(row), False
+    delivery = None
+    if hook is not None:
+        delivery = {"hook": hook[0], "delivery_id": hook[1], "cue_id": cue.id, "now": now}
+        if tx.one("insert_hook_delivery", delivery) is None:  # a racing delivery won
+            won = tx.one("get_hook_delivery", delivery)
+            existing = None if won is None else tx.one("get_cue", {"id": won["cue_id"]})
+            assert existing is not None, "the winner's delivery and cue commit together"
+            return _record(existing), False
     row = tx.one("insert_cue", {**vars(cue), "now": now})
     if row is None:  # the id is taken (or a racing insert won): the caller decides
         existing = tx.one("get_cue", {"id": cue.id})
         if existing is None:  # the idempotency key of a cue committed a moment ago
             existing = tx.one("get_cue_by_idempotency_key", by_key)
         assert existing is not None
+        if delivery is not None:  # this delivery made no cue: it names the one there is
+            tx.run("repoint_hook_delivery", {**delivery, "cue_id": existing["id"]})
         return _record(existing), False
     _event(tx, cue.id, now, "queued", "accepted")
-    if hook is not None:
-        tx.run(
-            "insert_hook_delivery",
-            {"hook": hook[0], "delivery_id": hook[1], "cue_id": cue.id, "now": now},
-        )
     return _record(row), True
 
 

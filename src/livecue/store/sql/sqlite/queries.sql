@@ -164,9 +164,16 @@ GROUP BY state;
 SELECT cue_id FROM hook_deliveries WHERE hook = :hook AND delivery_id = :delivery_id;
 
 -- name: insert_hook_delivery
+-- (before the cue: a delivery racing in on another connection waits here for this one's
+-- transaction, then finds its row and returns its cue; the key is the invariant)
 INSERT INTO hook_deliveries (hook, delivery_id, cue_id, received_at)
 VALUES (:hook, :delivery_id, :cue_id, :now)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING cue_id;
+
+-- name: repoint_hook_delivery
+UPDATE hook_deliveries SET cue_id = :cue_id
+WHERE hook = :hook AND delivery_id = :delivery_id;
 
 -- name: last_fired
 SELECT MAX(at) AS at FROM schedule_firings WHERE schedule = :schedule;
