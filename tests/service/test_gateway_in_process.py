@@ -190,6 +190,33 @@ async def test_cues_of_an_agent_that_leaves_go_to_the_next(
     assert any("'agent-a' left before acting on it" in (e.reason or "") for e in history)
 
 
+async def test_only_the_agent_that_has_a_cue_may_report_on_it(
+    gateway: Gateway, world: RoomsInMemory
+) -> None:
+    from livecue import Conflict
+
+    world.agents["room-5"] = "agent-5"
+    record, _ = await gateway.intake.accept("room-5", new("mine"))
+
+    async def at_agent() -> bool:
+        current = await gateway.store.get_cue(record.id)
+        return current is not None and current.state == "at_agent"
+
+    await eventually(at_agent)
+    forged = Outcome(cue_id=record.id, status="applied", said="FORGED")
+    with pytest.raises(Conflict, match="must name that agent"):
+        await gateway.receipts.report(record.id, forged, agent=None)
+    with pytest.raises(Conflict, match="not 'agent-6'"):
+        await gateway.receipts.report(record.id, forged, agent="agent-6")
+    current = await gateway.store.get_cue(record.id)
+    assert current is not None and (current.state, current.outcome) == ("at_agent", "queued")
+
+    said = Outcome(cue_id=record.id, status="applied", said="mine, said")
+    await gateway.receipts.report(record.id, said, agent="agent-5")
+    final = await gateway.store.get_cue(record.id)
+    assert final is not None and (final.state, final.outcome) == ("delivered", "applied")
+
+
 async def test_listing_sees_what_was_accepted(gateway: Gateway) -> None:
     await gateway.intake.accept("room-4", new("a"), origin=Origin(source="hook:crm"))
     await gateway.intake.accept("room-4", new("b"))

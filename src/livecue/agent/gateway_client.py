@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -179,10 +180,15 @@ class ReceiptForwarder:
     caller never waits) and in order per cue."""
 
     def __init__(
-        self, client: GatewayClient, *, agent: str | None = None, max_tracked: int = 10_000
+        self,
+        client: GatewayClient,
+        *,
+        agent: Callable[[], str | None] = lambda: None,
+        max_tracked: int = 10_000,
     ) -> None:
         self.client = client
         self.agent = agent
+        """The agent's identity when a report is sent (known once its room is connected)."""
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._max = max_tracked
         self._tails: dict[str, asyncio.Task[None]] = {}
@@ -214,7 +220,7 @@ class ReceiptForwarder:
         try:
             if previous is not None:
                 await asyncio.wait([previous])  # in order per cue, whatever became of it
-            await self.client.report(outcome, agent=self.agent)
+            await self.client.report(outcome, agent=self.agent())
         except asyncio.CancelledError:
             raise
         except Exception:

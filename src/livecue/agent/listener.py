@@ -136,7 +136,10 @@ class CueListener(rtc.EventEmitter[EventType]):
         self._receipts: ReceiptForwarder | None = None
         if gateway_url and gateway_key:
             client = GatewayClient(gateway_url, gateway_key)
-            identity = room.local_participant.identity if room.isconnected() else None
+
+            def identity() -> str | None:
+                return room.local_participant.identity if room.isconnected() else None
+
             self._receipts = ReceiptForwarder(client, agent=identity, max_tracked=dedup_max)
         elif gateway_url or gateway_key:
             logger.warning("gateway receipts are off: give both gateway_url and gateway_key")

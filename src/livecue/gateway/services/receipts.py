@@ -86,6 +86,12 @@ class Receipts:
         record = await self._store.get_cue(cue_id)
         if record is None:
             raise NotFound(f"no cue with id {cue_id!r}")
+        if agent is None and record.agent_identity is not None:
+            # else any holder of an agent key could end, and put words to, another's cue
+            raise Conflict(
+                f"cue {cue_id!r} is with the agent {record.agent_identity!r}: a report on it "
+                "must name that agent (agent)"
+            )
         if agent is not None and record.agent_identity not in (None, agent):
             raise Conflict(
                 f"cue {cue_id!r} is with the agent {record.agent_identity!r}, not {agent!r}"
