@@ -308,6 +308,10 @@ async def test_shared_token_buckets_never_give_more_than_the_limit(
     assert sum(granted) == 20  # the burst, and not a token more, across instances
     later = await stores[1].take_tokens("key:k", rate=10, burst=20, want=100, now=NOW + 1)
     assert later == pytest.approx(10)  # a second's refill
+    # a request whose clock was read earlier, served later: time does not run back
+    late = await stores[2].take_tokens("key:k", rate=10, burst=20, want=100, now=NOW + 0.5)
+    again = await stores[0].take_tokens("key:k", rate=10, burst=20, want=100, now=NOW + 1)
+    assert late == 0 and again == 0  # that second was refilled once, not twice
     for s in stores:
         await s.aclose()
 
@@ -456,5 +460,31 @@ async def test_postgres_refuses_a_nul_by_name_rather_than_failing(
         )
         assert isinstance(results[0], InvalidRequest) and "room" in str(results[0])
         assert await store.get_cue("cue-good") is not None
+    finally:
+        await store.aclose()
+
+
+async def test_postgres_replaces_connections_the_server_ended_while_idle(
+    postgres: PostgresServer,
+) -> None:
+    import psycopg
+
+    url = postgres.database()
+    store = open_store(url)
+    try:
+        await store.migrate()
+        await store.insert_cue(cue("before"), now=NOW)
+        # what a failover, a pooler's restart or an idle timeout does to pooled connections
+        with psycopg.connect(url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended is not None and ended[0] >= 1
+
+        # PostgreSQL is up: no request may fail for a connection that died in the pool
+        results = await asyncio.gather(*(store.get_cue("cue-before") for _ in range(8)))
+        assert all(r is not None for r in results)
+        await store.insert_cue(cue("after"), now=NOW)
     finally:
         await store.aclose()

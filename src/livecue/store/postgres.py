@@ -97,6 +97,10 @@ class PostgresStore(SQLStore):
             timeout=_CONNECT_TIMEOUT_S,
             connection_class=psycopg.Connection[dict[str, Any]],
             kwargs={"row_factory": dict_row, "connect_timeout": int(_CONNECT_TIMEOUT_S)},
+            # a connection the server ended while it sat in the pool (a failover, a restart,
+            # pg_terminate_backend, an idle timeout) is replaced rather than failing the next
+            # request; one round trip per transaction, and transactions are batched
+            check=ConnectionPool.check_connection,
             name="livecue",
         )
         # a transaction's statements run together on a worker thread: one hop per transaction
@@ -218,7 +222,10 @@ class PostgresStore(SQLStore):
             assert row is not None
             tokens = refill(row["tokens"], row["updated_at"], now, rate=rate, burst=burst)
             granted = min(want, max(0.0, tokens))
-            tx.run("set_bucket", {"name": name, "tokens": tokens - granted, "now": now})
+            # a request whose clock was read before another's got the lock must not move
+            # the bucket's time back: the same interval would be refilled twice
+            since = max(now, row["updated_at"])
+            tx.run("set_bucket", {"name": name, "tokens": tokens - granted, "now": since})
             return granted
 
         return await self._write(work)
