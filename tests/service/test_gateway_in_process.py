@@ -16,7 +16,7 @@ from typing import Literal
 import pytest
 
 from harness.postgres import PostgresServer
-from livecue import Credentials, Cue, NoAgentInRoom, Outcome, RoomNotFound
+from livecue import Credentials, Cue, CueRefused, NoAgentInRoom, Outcome, RoomNotFound
 from livecue._livekit import RoomSummary
 from livecue._status import StatusAnswer
 from livecue.gateway.config import GatewayConfig, Settings
@@ -36,6 +36,8 @@ class RoomsInMemory:
     agents: dict[str, str] = field(default_factory=dict)  # room -> agent identity
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     delivered: list[tuple[str, str]] = field(default_factory=list)  # (room, cue id)
+    refusing: dict[str, str] = field(default_factory=dict)
+    """room -> why its agent refuses every cue and status call (another signing key)."""
 
     async def deliver(
         self,
@@ -50,6 +52,8 @@ class RoomsInMemory:
         if room not in self.agents:
             return SendResult(room, cue.id, chosen, 1, error=NoAgentInRoom(room))
         self.delivered.append((room, cue.id))
+        if room in self.refusing:  # a data packet: sent, and dropped by the agent
+            return SendResult(room, cue.id, chosen, 1, identity=self.agents[room])
         outcome = self.outcomes.setdefault(cue.id, Outcome(cue_id=cue.id, status="queued"))
         return SendResult(room, cue.id, chosen, 1, outcome=outcome, identity=self.agents[room])
 
@@ -61,6 +65,8 @@ class RoomsInMemory:
     ) -> StatusAnswer:
         if self.agents.get(room) != identity:
             raise RoomNotFound(room)
+        if room in self.refusing:
+            raise CueRefused(self.refusing[room], room=room)
         changed = tuple(
             o for i, s in known.items() if (o := self.outcomes.get(i)) and o.status != s
         )
@@ -215,6 +221,26 @@ async def test_only_the_agent_that_has_a_cue_may_report_on_it(
     await gateway.receipts.report(record.id, said, agent="agent-5")
     final = await gateway.store.get_cue(record.id)
     assert final is not None and (final.state, final.outcome) == ("delivered", "applied")
+
+
+async def test_an_agent_that_refuses_to_be_asked_ends_its_unanswered_cues_rejected(
+    gateway: Gateway, world: RoomsInMemory
+) -> None:
+    world.agents["room-6"] = "agent-6"
+    world.refusing["room-6"] = "signed with key 'APIa'; this agent verifies with key 'APIb'"
+    record, _ = await gateway.intake.accept("room-6", new("you cannot read me"))
+
+    async def final() -> bool:
+        current = await gateway.store.get_cue(record.id)
+        return current is not None and current.final
+
+    await eventually(final, timeout=15)  # after the grace for a packet on its way (3 s)
+    current = await gateway.store.get_cue(record.id)
+    assert current is not None and (current.state, current.outcome) == ("failed", "rejected")
+    assert current.reason == (
+        "the agent refused the gateway's status call: signed with key 'APIa'; "
+        "this agent verifies with key 'APIb'"
+    )
 
 
 async def test_listing_sees_what_was_accepted(gateway: Gateway) -> None:

@@ -24,7 +24,14 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ..._cue import Outcome
-from ..._errors import Conflict, DeliveryError, LivecueError, NotFound, ServiceUnavailable
+from ..._errors import (
+    Conflict,
+    CueRefused,
+    DeliveryError,
+    LivecueError,
+    NotFound,
+    ServiceUnavailable,
+)
 from ...sender import STATUS_WAIT_S
 from ...store import FINAL_STATES, Store, Transition, WatchedCue
 from .deliverer import Deliverer
@@ -128,7 +135,7 @@ def _reason(outcome: Outcome | None) -> str | None:
     if outcome is None:
         return "sent; no word from the agent yet"
     if outcome.reason:
-        return outcome.reason
+        return outcome.reason.replace("\x00", "\ufffd")  # text PostgreSQL can hold
     if outcome.merged_into:
         return f"merged into cue {outcome.merged_into}"
     return f"the agent answered {outcome.status}"
@@ -213,6 +220,20 @@ class ReceiptWatcher:
             answer = await self._sender.status(room, identity, known, wait_s=STATUS_WAIT_S)
         except asyncio.CancelledError:
             raise
+        except CueRefused as exc:
+            # the agent is there and refuses to be asked: a call signed as its cues are,
+            # so it refused those it never answered too (another signing key, say);
+            # waiting changes nothing. Cues it did answer wait for their end as before.
+            unanswered = [c.id for c in cues if c.outcome is None]
+            for cue_id in self._settled(cues, unanswered):
+                refused = Outcome(
+                    cue_id=cue_id,
+                    status="rejected",
+                    reason=f"the agent refused the gateway's status call: {exc.reason}",
+                )
+                await self._receipts.record(cue_id, refused, identity=identity)
+            self._resting[agent] = time.monotonic() + UNKNOWN_RETRY_S
+            return
         except DeliveryError as exc:
             await self._unreachable(room, identity, exc)
             return
