@@ -292,9 +292,11 @@ class OutcomeIn(BaseModel):
     said: str | None = Field(None, max_length=4000)
     speech_started_at: datetime | None = None
     speech_ended_at: datetime | None = None
-    merged_into: str | None = Field(None, min_length=1, max_length=MAX_ID)
-    agent: str | None = Field(None, min_length=1, max_length=256)
-    """The identity of the reporting agent."""
+    merged_into: str | None = Field(
+        None, min_length=1, max_length=MAX_ID, pattern=f"^{ID_PATTERN}$"
+    )
+    agent: str | None = Field(None, min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")
+    """The identity of the reporting agent (LiveKit identities hold no control characters)."""
 
     def to_outcome(self, cue_id: str) -> Outcome:
         if self.merged_into == cue_id:
