@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     run = BENCHMARKS[args.name].run
     try:
         result = asyncio.run(run(args))
-    except BenchFailure as exc:
+    except (BenchFailure, FileNotFoundError) as exc:  # a failed run, a tool not installed
         print(f"bench {args.name} failed: {exc}", file=sys.stderr)
         return 1
     for line in result if isinstance(result, list) else [result]:

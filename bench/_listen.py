@@ -79,7 +79,7 @@ def server_from_env() -> LiveKitServer:
 async def join_all(
     server: LiveKitServer, rooms: Sequence[str], inbox: Inbox, concurrency: int
 ) -> list[rtc.Room]:
-    """One plain participant per room, ``concurrency`` joining at a time."""
+    """One listening agent participant per room, ``concurrency`` joining at a time."""
     gate = asyncio.Semaphore(concurrency)
     joined: list[rtc.Room] = []
 
@@ -90,7 +90,8 @@ async def join_all(
                 r.on("data_received", lambda packet: inbox.record(room, packet))
                 joined.append(r)  # before connecting, so a half-open room is still closed
                 try:
-                    await join(server, room, "listener", room_obj=r)
+                    # an agent participant: livecue sends a room's cues to its agents only
+                    await join(server, room, "listener", kind="agent", room_obj=r)
                     break
                 except rtc.ConnectError as exc:
                     # a busy machine times out a signal connection now and then

@@ -49,6 +49,16 @@ def room_counts(text: str) -> list[int]:
     return counts
 
 
+def positive_int(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, like 200") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("the room count must be at least 1")
+    return count
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, *, runs: int) -> None:
     parser.add_argument("--runs", type=int, default=runs, help="timed runs per variant")
     parser.add_argument(

@@ -27,6 +27,7 @@ from .fanout import (
     add_common_arguments,
     compare,
     livecue_variant,
+    positive_int,
     room_counts,
     summarize,
 )
@@ -36,7 +37,7 @@ HELP = "fanout through a 50 ms round trip (toxiproxy) to livekit-server's API"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rooms", type=int, default=200, help="rooms, one listener each")
+    parser.add_argument("--rooms", type=positive_int, default=200, help="rooms, one listener each")
     add_common_arguments(parser, runs=3)
     parser.add_argument(
         "--sweep",

@@ -53,7 +53,7 @@ class Toxiproxy:
 
     def start(self, timeout_s: float = 10.0) -> Toxiproxy:
         if not BINARY.exists():
-            raise RuntimeError(f"{BINARY} is missing: run ./scripts/install-toxiproxy.sh")
+            raise FileNotFoundError(f"{BINARY} is missing: run ./scripts/install-toxiproxy.sh")
         # closed in stop(): it lives as long as the process writing to it
         self._log = tempfile.NamedTemporaryFile(prefix="toxiproxy-", suffix=".log")  # noqa: SIM115
         self._proc = subprocess.Popen(

@@ -26,8 +26,7 @@ from ._cli_util import (
     print_json,
     symbols,
 )
-from ._client_core import KEY_VARIABLE, URL_VARIABLE
-from ._env import environment
+from ._env import KEY_VARIABLE, URL_VARIABLE, environment
 from ._errors import ConfigError, UsageError
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ._cue import ID_PATTERN, MAX_ID
+from ._env import KEY_VARIABLE, URL_VARIABLE
 from ._errors import (
     AuthenticationFailed,
     ConfigError,
@@ -32,9 +33,6 @@ from ._errors import (
     ServiceUnavailable,
     UsageError,
 )
-
-URL_VARIABLE = "LIVECUE_GATEWAY_URL"
-KEY_VARIABLE = "LIVECUE_API_KEY"
 
 DEFAULT_RETRY_AFTER_S = 1.0
 """A 429 without a readable Retry-After: wait this long."""

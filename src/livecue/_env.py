@@ -7,6 +7,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+URL_VARIABLE = "LIVECUE_GATEWAY_URL"
+"""The gateway's URL, for livecue.Client and the command line."""
+KEY_VARIABLE = "LIVECUE_API_KEY"
+"""An API key of the gateway, for livecue.Client and the command line."""
+
 
 def environment(
     env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"

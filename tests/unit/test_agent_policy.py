@@ -8,6 +8,7 @@ import pytest
 
 from livecue import Cue, Policy, new_cue
 from livecue.agent import Activity, decide, response_wait
+from livecue.agent.policy import AGENT_REPLY_START_S
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 IDLE = Activity(agent_state="listening", user_state="listening")
@@ -78,10 +79,14 @@ def test_after_the_agent_stops_the_user_gets_the_window() -> None:
     assert response_wait(11.0, agent_stopped_at=10.0, user_stopped_at=None, window_s=WINDOW) == 0
 
 
-def test_after_the_user_answers_the_window_counts_from_the_answer() -> None:
-    # the agent stopped at 10, the user answered and stopped at 12.5
+def test_after_the_user_answers_the_agent_s_own_answer_is_awaited_too() -> None:
+    # the agent stopped at 10, the user answered and stopped at 12.5: the agent's answer
+    # to them may take AGENT_REPLY_START_S to begin, then the window
     wait = response_wait(12.9, agent_stopped_at=10.0, user_stopped_at=12.5, window_s=WINDOW)
-    assert wait == pytest.approx(0.6)
+    assert wait == pytest.approx(12.5 + WINDOW + AGENT_REPLY_START_S - 12.9)
+    # once the agent has answered (and stopped at 14), the window counts from its answer
+    answered = response_wait(14.2, agent_stopped_at=14.0, user_stopped_at=12.5, window_s=WINDOW)
+    assert answered == pytest.approx(0.8)
 
 
 def test_whoever_stopped_last_counts() -> None:

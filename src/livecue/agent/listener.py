@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import json
 import logging
+import math
 import re
 import time
 from collections import OrderedDict
@@ -51,7 +52,7 @@ from .._cue import (
     is_legacy,
     utcnow,
 )
-from .._errors import CueDecodeError
+from .._errors import CueDecodeError, UsageError
 from .._signing import SigningKey, as_key, key_from_env
 from .events import CueApplied, CueDropped, CueReceived, CueStarted, EventType, Transport
 from .framing import context_note, reply_instructions
@@ -104,6 +105,11 @@ class CueListener(rtc.EventEmitter[EventType]):
         gateway_key: str | None = None,
         response_window_s: float = DEFAULT_RESPONSE_WINDOW_S,
     ) -> None:
+        if not math.isfinite(response_window_s) or response_window_s < 0:
+            raise UsageError(
+                f"response_window_s: must be a finite number of seconds, 0 or more "
+                f"(0 turns the window off), not {response_window_s!r}"
+            )
         super().__init__()
         self._session = session
         self._room = room

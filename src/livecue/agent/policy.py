@@ -21,6 +21,12 @@ speech 85 to 165 ms after it starts). One second also covers an answer that come
 second after the question, and costs a cue that nobody answers one second.
 """
 
+AGENT_REPLY_START_S = 2.0
+"""How long the agent's own answer to the user may take to begin, beyond the window: the
+session's end-of-turn delay (0.5 s by default) and the model's first words. Measured at
+0.8 to 1.0 s after the user stops on a quiet machine and up to 1.9 s under load; a queued
+cue that acted before it would be cut off by the answer."""
+
 
 @dataclass(frozen=True)
 class Activity:
@@ -57,19 +63,27 @@ def response_wait(
     agent_stopped_at: float | None,
     user_stopped_at: float | None,
     window_s: float,
+    reply_start_s: float = AGENT_REPLY_START_S,
 ) -> float:
     """Seconds until a queued cue may act, counted from the last time anyone stopped talking.
 
     Right after the agent's own speech ends the user is often about to answer (it may
     have asked a question); right after the user stops, the agent is about to answer
-    them. Either way the cue leaves the floor to them for ``window_s``. Whoever starts
-    talking meanwhile makes the conversation busy, and when they stop the window opens
-    again. 0.0 when the cue may act now; times are seconds on one monotonic clock.
+    them. Either way the cue leaves the floor to them for ``window_s`` — and after the
+    user, for ``reply_start_s`` more until the agent has spoken since: its answer takes
+    that long to begin. Whoever starts talking meanwhile makes the conversation busy, and
+    when they stop the window opens again. 0.0 when the cue may act now; times are
+    seconds on one monotonic clock.
     """
-    stops = [t for t in (agent_stopped_at, user_stopped_at) if t is not None]
-    if not stops or window_s <= 0:
+    if window_s <= 0:
         return 0.0
-    return max(0.0, max(stops) + window_s - now)
+    until = []
+    if agent_stopped_at is not None:
+        until.append(agent_stopped_at + window_s)
+    if user_stopped_at is not None:
+        answered = agent_stopped_at is not None and agent_stopped_at > user_stopped_at
+        until.append(user_stopped_at + window_s + (0.0 if answered else reply_start_s))
+    return max(0.0, max(until) - now) if until else 0.0
 
 
 def decide(cue: Cue, activity: Activity, *, queue_empty: bool) -> Decision:
