@@ -20,6 +20,11 @@ from harness.livekit_server import LiveKitServer
 
 from ._common import ROOT, BenchFailure
 
+LISTENER_ROOM_TIMEOUT_S = 3600
+"""The empty timeout of a server whose rooms hold listeners only. The listeners join as
+agents (livecue sends a room's cues to its agents), and a room with nobody but agents in
+it is closed once the empty timeout has passed since it was made."""
+
 
 def check_once(counts: Mapping[str, int], label: str) -> str:
     """A one-line summary if every room got exactly one packet; otherwise fail loudly."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from harness.livekit_server import LiveKitServer
 
 from ._common import BenchFailure, log, median, rounded
-from ._listeners import Listeners
+from ._listeners import LISTENER_ROOM_TIMEOUT_S, Listeners
 
 NAME = "cli"
 HELP = "wall time of one `livecue send --transport data` process vs the seed's script, and --help"
@@ -109,7 +109,10 @@ async def show_imports(env: dict[str, str], cwd: str) -> None:
 async def run(args: argparse.Namespace) -> dict[str, object]:
     if not LIVECUE.exists():
         raise BenchFailure(f"{LIVECUE} is missing: install the project (`make setup`)")
-    with LiveKitServer() as server, tempfile.TemporaryDirectory(prefix="bench-cli-") as cwd:
+    with (
+        LiveKitServer(empty_timeout_s=LISTENER_ROOM_TIMEOUT_S) as server,
+        tempfile.TemporaryDirectory(prefix="bench-cli-") as cwd,
+    ):
         env = clean_env(server)
         listeners = await Listeners.start(server, [ROOM])
         try:

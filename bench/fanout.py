@@ -27,7 +27,7 @@ from livecue import Credentials, CueSender, new_cue
 from livecue.sender import DEFAULT_CONCURRENCY
 
 from ._common import BenchFailure, log, median, rounded
-from ._listeners import Listeners
+from ._listeners import LISTENER_ROOM_TIMEOUT_S, Listeners
 from ._machine import CpuWatch, process_cpu_s
 from .seed_pattern import seed_fanout
 
@@ -266,7 +266,7 @@ async def idle_cpu_share(
 
 async def one_size(args: argparse.Namespace, count: int) -> dict[str, object]:
     rooms = [f"fan-{i:04d}" for i in range(count)]
-    with LiveKitServer() as server:
+    with LiveKitServer(empty_timeout_s=LISTENER_ROOM_TIMEOUT_S) as server:
         log(f"{count} rooms: joining their listeners, {args.join_concurrency} at a time")
         start = time.perf_counter()
         listeners = await Listeners.start(server, rooms, concurrency=args.join_concurrency)

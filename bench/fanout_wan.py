@@ -20,7 +20,7 @@ from harness.toxiproxy import Toxiproxy, WanProfile
 from livecue import Credentials, CueSender
 
 from ._common import BenchFailure, log, median, rounded
-from ._listeners import Listeners
+from ._listeners import LISTENER_ROOM_TIMEOUT_S, Listeners
 from ._machine import process_cpu_s
 from .fanout import (
     VARIANTS,
@@ -83,7 +83,10 @@ async def sweep(
 async def run(args: argparse.Namespace) -> dict[str, object]:
     rooms = [f"wan-{i:04d}" for i in range(args.rooms)]
     profile = WanProfile()
-    with LiveKitServer() as server, Toxiproxy(server.port, profile) as proxy:
+    with (
+        LiveKitServer(empty_timeout_s=LISTENER_ROOM_TIMEOUT_S) as server,
+        Toxiproxy(server.port, profile) as proxy,
+    ):
         log(f"API through toxiproxy at {proxy.url}: {profile}")
         listeners = await Listeners.start(server, rooms, concurrency=args.join_concurrency)
         try:

@@ -45,6 +45,8 @@ class LiveKitServer:
     port: int = field(default_factory=free_port)
     udp_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     stun_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    empty_timeout_s: int = 30
+    """A room with no participant but agents closes this long after it was created."""
     _proc: subprocess.Popen[bytes] | None = None
     _dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -88,7 +90,7 @@ class LiveKitServer:
             "logging:",
             "  level: warn",
             "room:",
-            "  empty_timeout: 30",
+            f"  empty_timeout: {self.empty_timeout_s}",
         ]
         if self.webhook_urls:
             lines += ["webhook:", f"  api_key: {self.api_key}", "  urls:"]
