@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from harness.livekit_server import LiveKitServer, free_port
+from harness.processes import terminate
 
 LIVECUE = str(Path(sys.executable).with_name("livecue"))
 
@@ -94,14 +95,7 @@ class GatewayProcess:
         """SIGTERM and wait: the graceful path."""
         if self._proc is None:
             return None
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        return self._proc.returncode
+        return terminate(self._proc, timeout_s)
 
     def restart(self) -> GatewayProcess:
         self.stop()

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.processes import terminate
+
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(os.environ.get("LIVECUE_LIVEKIT_SERVER", ROOT / ".cache/bin/livekit-server"))
 
@@ -140,13 +142,8 @@ class LiveKitServer:
             return ""
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._proc is not None:
+            terminate(self._proc)
         self._proc = None
         if self._dir is not None:
             self._dir.cleanup()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.livekit_server import ROOT, free_port
+from harness.processes import terminate
 
 BINARY = Path(os.environ.get("LIVECUE_TOXIPROXY", ROOT / ".cache/bin/toxiproxy-server"))
 
@@ -115,13 +116,8 @@ class Toxiproxy:
         return self._proc.pid if self._proc is not None else None
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._proc is not None:
+            terminate(self._proc)
         self._proc = None
         if self._log is not None:
             self._log.close()
